@@ -1,0 +1,38 @@
+using System.Collections.Generic;
+using Driver.Generators.Model;
+
+namespace Driver.Generators.Parsing;
+
+/// <summary>The C# member names a layout struct gets, so that a field cannot collide with one.</summary>
+internal static class GeneratedMembers
+{
+    public static readonly string[] LayoutMembers =
+    {
+        "Bits", "Raw", "Reset", "Res0Mask", "Res1Mask", "IsValid", "ApplyWrite",
+        "Words", "GetWord", "CopyTo",
+        "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "Finalize",
+        "__w0", "__w1", "__w2", "__w3", "__w4", "__w5", "__w6", "__w7",
+    };
+
+    public static IEnumerable<string> ForField(FieldDecl field)
+    {
+        yield return field.Name;
+        yield return "With" + field.Name;
+        if (field.Pieces.Count == 1)
+        {
+            yield return field.Name + "Shift";
+            yield return field.Name + "Mask";
+        }
+    }
+
+    public static IEnumerable<string> ForRegister(RegisterDecl register)
+    {
+        yield return register.Name + "Offset";
+        if (register.Count > 0)
+        {
+            yield return register.Name + "Count";
+            yield return register.Name + "Stride";
+            yield return register.Name + "OffsetOf";
+        }
+    }
+}

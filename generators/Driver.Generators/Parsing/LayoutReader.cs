@@ -1,0 +1,361 @@
+using System.Collections.Generic;
+using System.Text;
+using Driver.Generators.Model;
+
+namespace Driver.Generators.Parsing;
+
+/// <summary>Reads the lines of one 'layout' block: fields, reserved lines and reset.</summary>
+internal sealed class LayoutReader
+{
+    private readonly string _name;
+    private readonly int _bits;
+    private readonly string? _doc;
+    private readonly SourceSpan _nameSpan;
+    private readonly bool _valid;
+    private readonly List<FieldDecl> _fields = new List<FieldDecl>();
+    private readonly List<ReservedDecl> _reserved = new List<ReservedDecl>();
+
+    // Which line covers each bit, to name the earlier owner in an overlap (0 = uncovered).
+    private readonly int[] _owner;
+    private readonly List<string> _ownerNames = new List<string> { string.Empty };
+    private ulong? _reset;
+
+    // Set when a line's bits could not be marked, so that they are not also reported as uncovered.
+    private bool _coverageBroken;
+
+    public LayoutReader(string name, int bits, string? doc, SourceSpan nameSpan, bool valid)
+    {
+        _name = name;
+        _bits = bits;
+        _doc = doc;
+        _nameSpan = nameSpan;
+        _valid = valid && bits > 0;
+        _owner = new int[bits];
+    }
+
+    public void ParseLine(HwdefParser parser, List<Token> tokens, string? doc, string line)
+    {
+        Token first = tokens[0];
+        if (first.Text == "reset")
+        {
+            ParseReset(parser, tokens);
+            return;
+        }
+
+        var pieces = new List<BitRange>();
+        if (!Lexical.TryParseRange(first.Text, pieces, out string rangeError))
+        {
+            parser.Error(DiagnosticIds.Syntax, rangeError, first.Column, first.Text.Length);
+            return;
+        }
+
+        if (tokens.Count == 2 && IsReservedWord(tokens[1].Text))
+        {
+            if (CheckAndCover(parser, pieces, first, tokens[1].Text))
+            {
+                _reserved.Add(new ReservedDecl(ReservedKindOf(tokens[1].Text), pieces.ToEquatableArray(), doc));
+            }
+
+            return;
+        }
+
+        if (tokens.Count < 3 || tokens.Count > 4)
+        {
+            parser.Error(DiagnosticIds.Syntax, "Expected 'RANGE NAME TYPE [ACCESS]' or 'RANGE res0|res1|ign'", first.Column, line.Length - first.Column);
+            return;
+        }
+
+        Token nameToken = tokens[1];
+        Token typeToken = tokens[2];
+        if (!Lexical.IsIdentifier(nameToken.Text) || IsReservedWord(nameToken.Text))
+        {
+            parser.Error(DiagnosticIds.Syntax, "'" + nameToken.Text + "' is not a field name", nameToken.Column, nameToken.Text.Length);
+            return;
+        }
+
+        FieldAccess access = FieldAccess.ReadWrite;
+        if (tokens.Count == 4 && !TryParseAccess(tokens[3].Text, out access))
+        {
+            parser.Error(DiagnosticIds.Syntax, "'" + tokens[3].Text + "' is not an access mode (rw, ro, wo, w1c)", tokens[3].Column, tokens[3].Text.Length);
+            return;
+        }
+
+        bool rangeOk = CheckAndCover(parser, pieces, first, nameToken.Text);
+        FieldDecl? field = ParseType(parser, nameToken, typeToken, pieces, access, doc, parser.Span(nameToken.Column, nameToken.Text.Length));
+        if (field != null && rangeOk)
+        {
+            _fields.Add(field);
+        }
+    }
+
+    private void ParseReset(HwdefParser parser, List<Token> tokens)
+    {
+        Token keyword = tokens[0];
+        if (tokens.Count != 2 || !Lexical.TryParseNumber(tokens[1].Text, out ulong value))
+        {
+            int column = tokens.Count > 1 ? tokens[1].Column : keyword.Column;
+            parser.Error(DiagnosticIds.Syntax, "Expected 'reset NUMBER'", column, tokens[tokens.Count - 1].Column + tokens[tokens.Count - 1].Text.Length - column);
+            return;
+        }
+
+        Token valueToken = tokens[1];
+        if (_reset.HasValue)
+        {
+            parser.Error(DiagnosticIds.Duplicate, "'" + _name + "' already has a reset value", keyword.Column, valueToken.Column + valueToken.Text.Length - keyword.Column);
+            return;
+        }
+
+        if (_bits > 64)
+        {
+            parser.Error(DiagnosticIds.ValueTooWide, "A reset value is only for layouts of 64 bits or less; '" + _name + "' has " + _bits, valueToken.Column, valueToken.Text.Length);
+            return;
+        }
+
+        if (_bits > 0 && _bits < 64 && (value >> _bits) != 0)
+        {
+            parser.Error(DiagnosticIds.ValueTooWide, "Reset value " + valueToken.Text + " does not fit in " + _bits + " bits", valueToken.Column, valueToken.Text.Length);
+            return;
+        }
+
+        _reset = value;
+    }
+
+    private static bool IsReservedWord(string word) => word == "res0" || word == "res1" || word == "ign";
+
+    private static ReservedKind ReservedKindOf(string word) =>
+        word == "res0" ? ReservedKind.Res0 : word == "res1" ? ReservedKind.Res1 : ReservedKind.Ignored;
+
+    private static bool TryParseAccess(string word, out FieldAccess access)
+    {
+        switch (word)
+        {
+            case "rw":
+                access = FieldAccess.ReadWrite;
+                return true;
+            case "ro":
+                access = FieldAccess.ReadOnly;
+                return true;
+            case "wo":
+                access = FieldAccess.WriteOnly;
+                return true;
+            case "w1c":
+                access = FieldAccess.WriteOneToClear;
+                return true;
+            default:
+                access = FieldAccess.ReadWrite;
+                return false;
+        }
+    }
+
+    /// <summary>Checks the pieces against the layout and marks their bits; false when a piece is unusable.</summary>
+    private bool CheckAndCover(HwdefParser parser, List<BitRange> pieces, Token rangeToken, string owner)
+    {
+        foreach (BitRange piece in pieces)
+        {
+            if (piece.High < piece.Low)
+            {
+                _coverageBroken = true;
+                parser.Error(DiagnosticIds.BitOutside, "Range " + piece + " has its high bit below its low bit", rangeToken.Column, rangeToken.Text.Length);
+                return false;
+            }
+
+            if (_bits > 0 && piece.High >= _bits)
+            {
+                _coverageBroken = true;
+                parser.Error(DiagnosticIds.BitOutside, "Bit " + piece.High + " is outside the " + _bits + "-bit layout '" + _name + "'", rangeToken.Column, rangeToken.Text.Length);
+                return false;
+            }
+        }
+
+        if (_bits == 0)
+        {
+            // The layout's width is already reported as wrong; coverage cannot be checked.
+            return true;
+        }
+
+        // A field whose pieces overlap each other is an overlap too.
+        var mine = new HashSet<int>();
+        foreach (BitRange piece in pieces)
+        {
+            for (int bit = piece.Low; bit <= piece.High; bit++)
+            {
+                int earlier = _owner[bit];
+                if (earlier != 0 || !mine.Add(bit))
+                {
+                    _coverageBroken = true;
+                    string earlierName = earlier != 0 ? _ownerNames[earlier] : owner;
+                    parser.Error(DiagnosticIds.Overlap, "Bit " + bit + " of '" + owner + "' is already covered by '" + earlierName + "'", rangeToken.Column, rangeToken.Text.Length);
+                    return false;
+                }
+            }
+        }
+
+        _ownerNames.Add(owner);
+        int ownerIndex = _ownerNames.Count - 1;
+        foreach (int bit in mine)
+        {
+            _owner[bit] = ownerIndex;
+        }
+
+        return true;
+    }
+
+    private static FieldDecl? ParseType(HwdefParser parser, Token nameToken, Token typeToken, List<BitRange> pieces, FieldAccess access, string? doc, SourceSpan nameSpan)
+    {
+        string type = typeToken.Text;
+        SourceSpan typeSpan = parser.Span(typeToken.Column, typeToken.Text.Length);
+        int width = 0;
+        foreach (BitRange piece in pieces)
+        {
+            width += piece.Width;
+        }
+
+        if (type == "bool")
+        {
+            if (width != 1)
+            {
+                parser.ErrorAt(DiagnosticIds.TypeMismatch, "'" + nameToken.Text + "' is " + width + " bits wide; bool needs exactly one bit", typeSpan);
+                return null;
+            }
+
+            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Bool, null, 0, type, access, doc, nameSpan, typeSpan);
+        }
+
+        if (type == "u")
+        {
+            if (width > 64)
+            {
+                parser.ErrorAt(DiagnosticIds.TypeMismatch, "'" + nameToken.Text + "' is " + width + " bits wide; u holds at most 64", typeSpan);
+                return null;
+            }
+
+            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Unsigned, null, 0, type, access, doc, nameSpan, typeSpan);
+        }
+
+        if (type == "addr" || type.StartsWith("addr@", System.StringComparison.Ordinal))
+        {
+            int shift;
+            if (type == "addr")
+            {
+                if (pieces.Count != 1)
+                {
+                    parser.ErrorAt(DiagnosticIds.TypeMismatch, "'" + nameToken.Text + "' has several pieces; use addr@N to say which address bit the first piece holds", typeSpan);
+                    return null;
+                }
+
+                shift = pieces[0].Low;
+            }
+            else
+            {
+                string shiftText = type.Substring(5);
+                if (!Lexical.TryParseNumber(shiftText, out ulong parsedShift))
+                {
+                    parser.ErrorAt(DiagnosticIds.Syntax, "'" + shiftText + "' in '" + type + "' is not a number", typeSpan);
+                    return null;
+                }
+
+                shift = parsedShift > 64 ? 65 : (int)parsedShift;
+            }
+
+            if (shift + width > 64)
+            {
+                parser.ErrorAt(DiagnosticIds.TypeMismatch, "'" + nameToken.Text + "' would hold address bits " + (shift + width - 1) + ":" + shift + "; an address has 64 bits", typeSpan);
+                return null;
+            }
+
+            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Address, null, shift, type, access, doc, nameSpan, typeSpan);
+        }
+
+        if (!Lexical.IsIdentifier(type))
+        {
+            parser.ErrorAt(DiagnosticIds.UnknownType, "'" + type + "' is not a type (bool, u, addr, addr@N or an enum name)", typeSpan);
+            return null;
+        }
+
+        // An enum: resolved against every hwdef file of the namespace later.
+        return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Enum, type, 0, type, access, doc, nameSpan, typeSpan);
+    }
+
+    public void Finish(HwdefParser parser, int errorsBefore)
+    {
+        CheckGeneratedNames(parser);
+        if (_bits > 0 && !_coverageBroken)
+        {
+            string uncovered = DescribeUncovered();
+            if (uncovered.Length > 0)
+            {
+                parser.WarningAt(DiagnosticIds.Uncovered, "Bits " + uncovered + " of '" + _name + "' are covered by no line", _nameSpan);
+            }
+        }
+
+        bool hasErrors = !_valid || parser.ErrorCount != errorsBefore;
+        parser.AddLayout(new LayoutDecl(_name, _bits, _doc, _nameSpan, _fields.ToEquatableArray(), _reserved.ToEquatableArray(), _reset, hasErrors));
+    }
+
+    /// <summary>Every C# member a field generates must be unique in the struct; a field that breaks this is dropped.</summary>
+    private void CheckGeneratedNames(HwdefParser parser)
+    {
+        var taken = new HashSet<string>(GeneratedMembers.LayoutMembers) { _name };
+        var kept = new List<FieldDecl>();
+        foreach (FieldDecl field in _fields)
+        {
+            string? clash = FirstClash(field, taken);
+            if (clash == null)
+            {
+                taken.UnionWith(GeneratedMembers.ForField(field));
+                kept.Add(field);
+                continue;
+            }
+
+            string message = clash == field.Name
+                ? "'" + field.Name + "' is already a member of '" + _name + "'"
+                : "'" + field.Name + "' would generate '" + clash + "', which is already a member of '" + _name + "'";
+            parser.ErrorAt(DiagnosticIds.Duplicate, message, field.NameSpan);
+        }
+
+        _fields.Clear();
+        _fields.AddRange(kept);
+    }
+
+    private static string? FirstClash(FieldDecl field, HashSet<string> taken)
+    {
+        foreach (string member in GeneratedMembers.ForField(field))
+        {
+            if (taken.Contains(member))
+            {
+                return member;
+            }
+        }
+
+        return null;
+    }
+
+    private string DescribeUncovered()
+    {
+        var text = new StringBuilder();
+        int bit = 0;
+        while (bit < _bits)
+        {
+            if (_owner[bit] != 0)
+            {
+                bit++;
+                continue;
+            }
+
+            int low = bit;
+            while (bit < _bits && _owner[bit] == 0)
+            {
+                bit++;
+            }
+
+            if (text.Length > 0)
+            {
+                text.Append(", ");
+            }
+
+            text.Append(new BitRange(bit - 1, low).ToString());
+        }
+
+        return text.ToString();
+    }
+}
