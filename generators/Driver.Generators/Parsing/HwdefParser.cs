@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using Driver.Generators.Model;
 using Microsoft.CodeAnalysis.Text;
@@ -95,13 +96,11 @@ internal sealed class HwdefParser
             tokens.RemoveAt(tokens.Count - 1);
         }
 
-        foreach (Token token in tokens)
+        // A misplaced string is reported and dropped; the statement itself is still read.
+        foreach (Token token in tokens.Where(t => t.IsString).ToList())
         {
-            if (token.IsString)
-            {
-                Error(DiagnosticIds.Syntax, "A documentation string must be the last thing on its line", token.Column, token.Text.Length + 2);
-                return;
-            }
+            Error(DiagnosticIds.Syntax, "A documentation string must be the last thing on its line", token.Column, token.Text.Length + 2);
+            tokens.Remove(token);
         }
 
         if (tokens.Count == 0)

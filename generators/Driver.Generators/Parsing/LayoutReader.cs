@@ -20,8 +20,6 @@ internal sealed class LayoutReader
     private readonly List<string> _ownerNames = new List<string> { string.Empty };
     private ulong? _reset;
 
-    // Set when a line's bits could not be marked, so that they are not also reported as uncovered.
-    private bool _coverageBroken;
 
     public LayoutReader(string name, int bits, string? doc, SourceSpan nameSpan, bool valid)
     {
@@ -154,14 +152,12 @@ internal sealed class LayoutReader
         {
             if (piece.High < piece.Low)
             {
-                _coverageBroken = true;
                 parser.Error(DiagnosticIds.BitOutside, "Range " + piece + " has its high bit below its low bit", rangeToken.Column, rangeToken.Text.Length);
                 return false;
             }
 
             if (_bits > 0 && piece.High >= _bits)
             {
-                _coverageBroken = true;
                 parser.Error(DiagnosticIds.BitOutside, "Bit " + piece.High + " is outside the " + _bits + "-bit layout '" + _name + "'", rangeToken.Column, rangeToken.Text.Length);
                 return false;
             }
@@ -182,7 +178,6 @@ internal sealed class LayoutReader
                 int earlier = _owner[bit];
                 if (earlier != 0 || !mine.Add(bit))
                 {
-                    _coverageBroken = true;
                     string earlierName = earlier != 0 ? _ownerNames[earlier] : owner;
                     parser.Error(DiagnosticIds.Overlap, "Bit " + bit + " of '" + owner + "' is already covered by '" + earlierName + "'", rangeToken.Column, rangeToken.Text.Length);
                     return false;
@@ -279,7 +274,8 @@ internal sealed class LayoutReader
     public void Finish(HwdefParser parser, int errorsBefore)
     {
         CheckGeneratedNames(parser);
-        if (_bits > 0 && !_coverageBroken)
+        // Coverage is only meaningful once every line of the layout was understood.
+        if (_bits > 0 && parser.ErrorCount == errorsBefore)
         {
             string uncovered = DescribeUncovered();
             if (uncovered.Length > 0)
