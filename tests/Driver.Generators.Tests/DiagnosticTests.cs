@@ -9,6 +9,9 @@ public sealed class DiagnosticTests
 
     private const string Head = "namespace T.Hw\n";
 
+    /// <summary>Register layouts the block cases use, declared after the block.</summary>
+    internal const string BlockRegisters = "layout R : 64\n  63:0 ign\nend\nlayout Q : 32\n  31:0 ign\nend\nlayout S : 16\n  15:0 ign\nend\n";
+
     [Theory]
     [InlineData("layout L : 8\n  7:0 F u\n  3 G\nend\n", "HWDEF001@4:3")]
     [InlineData("layout L : 8\n  7:0 F u\n  reset 0xZZ\nend\n", "HWDEF001@4:9")]
@@ -111,8 +114,7 @@ public sealed class DiagnosticTests
     [InlineData("block B : 0x20\n  0x8 X R[2] 16\n  0x10 Y Q\n  0x1C Z Q\nend\n", "HWDEF008@5:3")]
     public void Block_errors_are_HWDEF008(string body, string expected)
     {
-        const string registers = "layout R : 64\n  63:0 ign\nend\nlayout Q : 32\n  31:0 ign\nend\nlayout S : 16\n  15:0 ign\nend\n";
-        Diagnose(Head + body + registers).ShouldBe(new[] { expected });
+        Diagnose(Head + body + BlockRegisters).ShouldBe(new[] { expected });
     }
 
     [Fact]

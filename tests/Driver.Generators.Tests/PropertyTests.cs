@@ -133,16 +133,23 @@ public sealed class PropertyTests
     [Fact]
     public void Random_text_only_ever_gets_diagnostics()
     {
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(3000).WithReplay(Seed(), Gamma), Prop.ForAll(RandomText().ToArbitrary(), text => OnlyDiagnostics(text, compile: false)));
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(Cases(3000)).WithReplay(Seed(), Gamma), Prop.ForAll(RandomText().ToArbitrary(), text => OnlyDiagnostics(text, compile: false)));
     }
 
     [Fact]
     public void Mutated_valid_text_only_ever_gets_diagnostics_and_compiles_when_clean()
     {
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(1500).WithReplay(Seed(), Gamma), Prop.ForAll(MutatedText().ToArbitrary(), text => OnlyDiagnostics(text, compile: true)));
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(Cases(1500)).WithReplay(Seed(), Gamma), Prop.ForAll(MutatedText().ToArbitrary(), text => OnlyDiagnostics(text, compile: true)));
     }
 
     private const ulong Gamma = 1442695040888963407UL;
+
+    // Mutation testing runs these once per mutant: HWDEF_PROPERTY_CASES keeps that affordable.
+    private static int Cases(int full)
+    {
+        string? cases = Environment.GetEnvironmentVariable("HWDEF_PROPERTY_CASES");
+        return cases == null ? full : int.Parse(cases, System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     // A fixed seed keeps CI reproducible; set HWDEF_FSCHECK_SEED to explore others.
     private static ulong Seed()

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 using Driver.Generators.Model;
 
@@ -291,39 +292,36 @@ internal sealed class LayoutReader
     /// <summary>Every C# member a field generates must be unique in the struct; a field that breaks this is dropped.</summary>
     private void CheckGeneratedNames(HwdefParser parser)
     {
-        var taken = new HashSet<string>(GeneratedMembers.LayoutMembers) { _name };
+        // Each taken name with what took it, for the message.
+        var taken = new Dictionary<string, string> { [_name] = "the layout's own name" };
+        foreach (string member in GeneratedMembers.LayoutMembers)
+        {
+            taken[member] = "a member every layout has";
+        }
+
         var kept = new List<FieldDecl>();
         foreach (FieldDecl field in _fields)
         {
-            string? clash = FirstClash(field, taken);
+            string? clash = GeneratedMembers.ForField(field).FirstOrDefault(taken.ContainsKey);
             if (clash == null)
             {
-                taken.UnionWith(GeneratedMembers.ForField(field));
+                foreach (string member in GeneratedMembers.ForField(field))
+                {
+                    taken[member] = "field '" + field.Name + "'";
+                }
+
                 kept.Add(field);
                 continue;
             }
 
             string message = clash == field.Name
-                ? "'" + field.Name + "' is already a member of '" + _name + "'"
-                : "'" + field.Name + "' would generate '" + clash + "', which is already a member of '" + _name + "'";
+                ? "Field name '" + field.Name + "' is already used by " + taken[clash] + " in '" + _name + "'"
+                : "Field '" + field.Name + "' would generate '" + clash + "', already used by " + taken[clash] + " in '" + _name + "'";
             parser.ErrorAt(DiagnosticIds.Duplicate, message, field.NameSpan);
         }
 
         _fields.Clear();
         _fields.AddRange(kept);
-    }
-
-    private static string? FirstClash(FieldDecl field, HashSet<string> taken)
-    {
-        foreach (string member in GeneratedMembers.ForField(field))
-        {
-            if (taken.Contains(member))
-            {
-                return member;
-            }
-        }
-
-        return null;
     }
 
     private string DescribeUncovered()
