@@ -5,7 +5,13 @@ namespace Driver.Generators.Tests;
 /// <summary>Every diagnostic of hwdef-format.md, located at file, line and column (1-based here).</summary>
 public sealed class DiagnosticTests
 {
-    private static string[] Diagnose(string hwdef) => GeneratorHarness.Located(GeneratorHarness.Run(hwdef));
+    /// <summary>The located diagnostics; the code emitted for the rest of the file must still compile.</summary>
+    private static string[] Diagnose(string hwdef)
+    {
+        GeneratorRun run = GeneratorHarness.Run(hwdef);
+        run.CompileErrors.ShouldBeEmpty();
+        return GeneratorHarness.Located(run);
+    }
 
     private const string Head = "namespace T.Hw\n";
 
@@ -62,6 +68,7 @@ public sealed class DiagnosticTests
     [InlineData("layout M : 8\n  7:0 ign\nend\nlayout L : 8\n  7:0 A M\nend\n", "HWDEF004@6:9")]
     [InlineData("layout R : 32\n  31:0 ign\nend\nblock B : 8\n  0 X Missing\nend\n", "HWDEF004@6:7")]
     [InlineData("enum E : 1\nend\nblock B : 8\n  0 X E\nend\n", "HWDEF004@5:7")]
+    [InlineData("block B : 8\nend\nlayout L : 8\n  0 A B\n  7:1 ign\nend\n", "HWDEF004@5:7")]
     public void Unknown_types_are_HWDEF004(string body, string expected) => Diagnose(Head + body).ShouldBe(new[] { expected });
 
     [Theory]
@@ -111,6 +118,8 @@ public sealed class DiagnosticTests
     [InlineData("block B : 64\n  0 X R[2] 0x8000000000000000\nend\n", "HWDEF008@3:3")]
     [InlineData("block B : 64\n  0 X R[3] 0x8000000000000000\nend\n", "HWDEF008@3:3")]
     [InlineData("block B : 0x20\n  0x10 X R[2] 8\n  0x8 Y R[2] 8\nend\n", "HWDEF008@4:3")]
+    [InlineData("block B : 0x40\n  0x10 X R[2] 0xFFFFFFFFFFFFFFF8\nend\n", "HWDEF008@3:3")]
+    [InlineData("block B : 0x40\n  0x1C X R\nend\n", "HWDEF008@3:3")]
     [InlineData("block B : 0x20\n  0x8 X R[2] 16\n  0x10 Y Q\n  0x1C Z Q\nend\n", "HWDEF008@5:3")]
     public void Block_errors_are_HWDEF008(string body, string expected)
     {
@@ -190,6 +199,40 @@ public sealed class DiagnosticTests
         span.EndLinePosition.ShouldBe(new Microsoft.CodeAnalysis.Text.LinePosition(2, 3));
         diagnostic.Location.SourceSpan.Start.ShouldBe(Head.Length + "layout L : 8\n".Length + 2);
         diagnostic.ToString().ShouldStartWith("hwdefs/x.hwdef(3,3): error HWDEF003: Bit 9 is outside the 8-bit layout 'L'");
+    }
+
+    [Fact]
+    public void A_nameless_declaration_does_not_shift_which_duplicate_is_reported()
+    {
+        Diagnose(Head + "layout 9 : 8\n  7:0 ign\nend\nlayout L : 8\n  7:0 ign\nend\nlayout L : 8\n  7:0 ign\nend\n")
+            .ShouldBe(new[] { "HWDEF001@2:1", "HWDEF005@8:8" });
+    }
+
+    [Fact]
+    public void Diagnostics_at_the_same_place_are_ordered_by_id()
+    {
+        Diagnose(Head + "layout L : 8\n  7:0 ign\nend\nlayout L : 8\n  7:0 ign\n").ShouldBe(new[] { "HWDEF005@5:8", "HWDEF010@5:8" });
+    }
+
+    [Fact]
+    public void A_file_whose_declarations_all_have_errors_emits_nothing()
+    {
+        GeneratorRun run = GeneratorHarness.Run(Head + "layout L : 8\n  9 A bool\n  7:0 ign\nend\n");
+        run.Sources.Select(s => s.HintName).ShouldBe(new[] { "Hwdef.Runtime.g.cs" });
+    }
+
+    [Fact]
+    public void The_first_declaration_of_a_duplicated_enum_is_the_one_fields_use()
+    {
+        GeneratorRun run = GeneratorHarness.Run(new[]
+        {
+            ("c.hwdef", Head + "layout L : 8\n  1:0 M Mode\n  7:2 ign\nend\n"),
+            ("b.hwdef", Head + "enum Mode : 3\nend\n"),
+            ("a.hwdef", Head + "enum Mode : 2\nend\n"),
+        });
+        run.HwdefDiagnostics.Select(d => d.Id + " " + d.Location.GetLineSpan().Path).ShouldBe(new[] { "HWDEF005 b.hwdef" });
+        run.CompileErrors.ShouldBeEmpty();
+        run.Source("c.").ShouldContain("public global::T.Hw.Mode M =>");
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Driver.Generators.Tests;
 
 /// <summary>
 /// Whatever text it is given, the generator answers only with hwdef diagnostics: it never throws,
-/// and when it reports no error the code it emits compiles.
+/// and the code it emits for the declarations without errors compiles.
 /// </summary>
 public sealed class PropertyTests
 {
@@ -113,10 +113,10 @@ public sealed class PropertyTests
             throw new InvalidOperationException("A diagnostic without the hwdef location for:\n" + text);
         }
 
-        bool clean = !run.Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
-        if (compile && clean && run.CompileErrors.Any())
+        // Declarations with errors are left out, so what is emitted always compiles.
+        if (compile && run.CompileErrors.Any())
         {
-            throw new InvalidOperationException("No hwdef error, but the output does not compile:\n" + text + "\n" + string.Join("\n", run.CompileErrors));
+            throw new InvalidOperationException("The output does not compile:\n" + text + "\n" + string.Join("\n", run.CompileErrors));
         }
 
         return true;
@@ -137,7 +137,7 @@ public sealed class PropertyTests
     }
 
     [Fact]
-    public void Mutated_valid_text_only_ever_gets_diagnostics_and_compiles_when_clean()
+    public void Mutated_valid_text_only_ever_gets_diagnostics_and_its_output_compiles()
     {
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(Cases(1500)).WithReplay(Seed(), Gamma), Prop.ForAll(MutatedText().ToArbitrary(), text => OnlyDiagnostics(text, compile: true)));
     }

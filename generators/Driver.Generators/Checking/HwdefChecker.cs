@@ -76,11 +76,6 @@ internal sealed class HwdefChecker
     /// <summary>A type is a duplicate when the same name comes earlier in its namespace (files by path, then by position).</summary>
     private bool IsDuplicate(string name, SourceSpan span)
     {
-        if (name.Length == 0)
-        {
-            return true;
-        }
-
         int ordinal = OrdinalOf(span);
         foreach (TypeSymbol other in _symbols.Types)
         {
