@@ -1,0 +1,8 @@
+namespace Driver.Platform.Iommu;
+
+internal enum InvalidationKind
+{
+    Pages,
+    DeviceTableEntry,
+    All,
+}

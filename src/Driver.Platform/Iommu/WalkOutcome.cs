@@ -1,0 +1,13 @@
+namespace Driver.Platform.Iommu;
+
+/// <summary>Where a page walk ended: a leaf with its permissions, or a fault and why.</summary>
+internal struct WalkOutcome
+{
+    public bool Fault;
+    public bool EntryPresent;
+    public bool ReservedBits;
+    public ulong Spa;
+    public int PageShift;
+    public bool Read;
+    public bool Write;
+}

@@ -1,0 +1,95 @@
+using Driver.Hw.AmdIommu;
+using Driver.Hw.Interfaces;
+using Driver.Hw.Sev;
+using Driver.Platform.Bus;
+using Driver.Platform.Dma;
+using Driver.Platform.Iommu;
+using Driver.Platform.Memory;
+using Driver.Platform.Monitors;
+using Driver.Platform.Psp;
+using Driver.Platform.Snp;
+using Driver.Platform.Time;
+
+namespace Driver.Platform;
+
+/// <summary>
+/// The simulated machine, wired: memory, clock and scheduler, the MMIO bus with
+/// an AMD IOMMU (at QEMU's address) and a PSP, the RMP and the CPU's SNP
+/// instructions, DMA agents and the invariant monitors. The kernel gets only
+/// the hardware interfaces: <see cref="KernelMemory"/>, <see cref="Mmio"/>,
+/// <see cref="Cpu"/>, <see cref="Clock"/> and <see cref="Notify"/>.
+/// </summary>
+public sealed class Machine
+{
+    public const ulong IommuMmioBase = 0xFED8_0000;
+    public const ulong PspMmioBase = 0xFC00_0000;
+
+    private readonly List<DmaAgent> _agents = [];
+
+    public Machine(MachineConfig? config = null)
+    {
+        Config = config ?? new MachineConfig();
+        Costs = Config.Costs;
+        SimClock = new SimClock();
+        Scheduler = new Scheduler(SimClock, Config.Seed, Config.ExtraInterleaving);
+        Memory = new PhysicalMemory();
+        KernelMemory = new KernelMemory(Memory, Scheduler, Costs);
+        Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);
+        Monitor = new InvariantMonitor(SimClock, Rmp);
+        Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp) { Monitor = Config.Monitors ? Monitor : null };
+        Firmware = new SnpFirmware(Memory, Rmp, Iommu, Scheduler, Costs, Config.Psp);
+        Psp = new PspDevice(Firmware, Scheduler);
+        Cpu = new SnpCpu(Rmp, Scheduler, Costs);
+        Bus = new MmioBus(Scheduler, Costs);
+        Bus.Map(IommuMmioBase, AmdIommuMmio.Size, Iommu);
+        Bus.Map(PspMmioBase, PspMmio.Size, Psp);
+        // Firmware and the command processor finish before DMA due at the same instant.
+        Scheduler.Register(Iommu);
+        Scheduler.Register(Psp);
+    }
+
+    public MachineConfig Config { get; }
+
+    public CostModel Costs { get; }
+
+    public SimClock SimClock { get; }
+
+    public Scheduler Scheduler { get; }
+
+    /// <summary>Physical memory as devices see it (no interleaving points).</summary>
+    public PhysicalMemory Memory { get; }
+
+    /// <summary>Physical memory as the kernel's direct map: every access lets due DMA run first.</summary>
+    public IPhysicalMemory KernelMemory { get; }
+
+    public IMmio Mmio => Bus;
+
+    public MmioBus Bus { get; }
+
+    public IClock Clock => Scheduler;
+
+    public ISnpCpu Cpu { get; }
+
+    public IPlatformNotify Notify => Monitor;
+
+    public InvariantMonitor Monitor { get; }
+
+    public RmpTable Rmp { get; }
+
+    public AmdIommu Iommu { get; }
+
+    public PspDevice Psp { get; }
+
+    internal SnpFirmware Firmware { get; }
+
+    public IReadOnlyList<DmaAgent> Agents => _agents;
+
+    /// <summary>Plugs in a DMA-capable device; it starts at its configured time.</summary>
+    public DmaAgent AddDmaAgent(DmaAgentConfig config)
+    {
+        var agent = new DmaAgent(config, Iommu, Memory, Scheduler, Costs);
+        _agents.Add(agent);
+        Scheduler.Register(agent);
+        return agent;
+    }
+}

@@ -1,0 +1,56 @@
+using Driver.Hw.Interfaces;
+using Driver.Platform.Snp;
+using Driver.Platform.Time;
+
+namespace Driver.Platform.Monitors;
+
+/// <summary>
+/// Watches what hardware makes visible and records each broken invariant as a
+/// <see cref="Violation"/>. The kernel feeds it through <see cref="IPlatformNotify"/>
+/// (which frames are tables, what it is doing); the IOMMU feeds it walks,
+/// completed DMA and cached translations that disagree with memory.
+/// </summary>
+public sealed class InvariantMonitor : IPlatformNotify
+{
+    private readonly SimClock _clock;
+    private readonly RmpTable? _rmp;
+    private readonly HashSet<ulong> _freedTables = [];
+    private readonly List<Violation> _violations = [];
+
+    public InvariantMonitor(SimClock clock, RmpTable? rmp)
+    {
+        _clock = clock;
+        _rmp = rmp;
+    }
+
+    public IReadOnlyList<Violation> Violations => _violations;
+
+    /// <summary>The kernel operation in progress, as last reported.</summary>
+    public string? Operation { get; private set; }
+
+    public void TableFrameAllocated(ulong pa) => _freedTables.Remove(pa & ~0xFFFUL);
+
+    public void TableFrameFreed(ulong pa) => _freedTables.Add(pa & ~0xFFFUL);
+
+    public void SetOperation(string? operation) => Operation = operation;
+
+    internal void TableRead(ushort deviceId, ulong iova, ulong table)
+    {
+        if (_freedTables.Count != 0 && _freedTables.Contains(table & ~0xFFFUL))
+            Report(ViolationKind.WalkThroughFreedTable, deviceId, iova, table);
+    }
+
+    internal void DmaReached(ushort deviceId, ulong iova, ulong spa, bool write)
+    {
+        if (_rmp is null || !_rmp.Covers(spa))
+            return;
+        if (RmpStates.IsGuestPrivate(_rmp.ReadEffective(spa >> 12, out _)))
+            Report(ViolationKind.PrivatePageReached, deviceId, iova, spa);
+    }
+
+    internal void StaleTranslation(ushort deviceId, ulong iova, ulong spa, bool write) =>
+        Report(ViolationKind.StaleTranslationAfterInvalidation, deviceId, iova, spa);
+
+    private void Report(ViolationKind kind, ushort deviceId, ulong iova, ulong detail) =>
+        _violations.Add(new Violation(kind, _clock.NowNs, deviceId, iova, detail, Operation));
+}

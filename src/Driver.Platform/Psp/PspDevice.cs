@@ -1,0 +1,124 @@
+using Driver.Hw.Sev;
+using Driver.Platform.Bus;
+using Driver.Platform.Time;
+
+namespace Driver.Platform.Psp;
+
+/// <summary>
+/// The PSP's SEV mailbox (sev v2 register offsets). The host writes the buffer
+/// address low and high, then the command id to cmdresp; the firmware runs,
+/// and after the command's time on the clock sets RESP with the status in
+/// cmdresp (and the completion interrupt when IOC asked for it).
+/// </summary>
+public sealed class PspDevice : IMmioDevice, IEventSource
+{
+    private readonly SnpFirmware _firmware;
+    private readonly Scheduler _scheduler;
+    private PspInterruptRegister _interruptEnable;
+    private PspInterruptStatusRegister _interruptStatus;
+    private uint _cmdResp;
+    private uint _addressLo;
+    private uint _addressHi;
+    private bool _interruptOnCompletion;
+    private long _dueNs = long.MaxValue;
+    private SevStatus _pendingStatus;
+    private Action? _pendingCompletion;
+
+    internal PspDevice(SnpFirmware firmware, Scheduler scheduler)
+    {
+        _firmware = firmware;
+        _scheduler = scheduler;
+    }
+
+    /// <summary>The read-only feature register: the SEV interface is present.</summary>
+    public PspFeatureRegister Feature { get; } = new PspFeatureRegister(0).WithSev(true);
+
+    /// <summary>Commands completed so far.</summary>
+    public long CommandsCompleted { get; private set; }
+
+    /// <summary>Completion interrupts raised.</summary>
+    public long InterruptCount { get; private set; }
+
+    /// <summary>Writes to cmdresp ignored because a command was still running.</summary>
+    public long IgnoredDoorbells { get; private set; }
+
+    public long NextDueNs => _dueNs;
+
+    public ulong Read(ulong offset, int size)
+    {
+        ulong value = (offset & ~3UL) switch
+        {
+            PspMmio.InterruptEnableOffset => _interruptEnable.Raw,
+            PspMmio.InterruptStatusOffset => _interruptStatus.Raw,
+            PspMmio.CmdRespOffset => _cmdResp,
+            PspMmio.CmdBufferAddressLoOffset => _addressLo,
+            PspMmio.CmdBufferAddressHiOffset => _addressHi,
+            PspMmio.FeatureOffset => Feature.Raw,
+            _ => 0,
+        };
+        // A 64-bit read of a 32-bit register file returns the next register in the high half.
+        return size == 8 ? value | (Read(offset + 4, 4) << 32) : value;
+    }
+
+    public void Write(ulong offset, int size, ulong value)
+    {
+        WriteRegister(offset, (uint)value);
+        if (size == 8)
+            WriteRegister(offset + 4, (uint)(value >> 32));
+    }
+
+    private void WriteRegister(ulong offset, uint value)
+    {
+        switch (offset)
+        {
+            case PspMmio.InterruptEnableOffset:
+                _interruptEnable = PspInterruptRegister.ApplyWrite(_interruptEnable, new(value));
+                break;
+            case PspMmio.InterruptStatusOffset:
+                _interruptStatus = PspInterruptStatusRegister.ApplyWrite(_interruptStatus, new(value));
+                break;
+            case PspMmio.CmdBufferAddressLoOffset:
+                _addressLo = value;
+                break;
+            case PspMmio.CmdBufferAddressHiOffset:
+                _addressHi = value;
+                break;
+            case PspMmio.CmdRespOffset:
+                Doorbell(new PspCmdRespRegister(value));
+                break;
+        }
+    }
+
+    private void Doorbell(PspCmdRespRegister command)
+    {
+        if (_dueNs != long.MaxValue)
+        {
+            IgnoredDoorbells++;
+            return;
+        }
+        _cmdResp = command.Raw & ~new PspCmdStatusRegister(0).WithResponse(true).Raw;
+        _interruptOnCompletion = command.InterruptOnCompletion;
+        ulong buffer = ((ulong)_addressHi << 32) | _addressLo;
+        var outcome = command.IsValid
+            ? _firmware.Execute(command.CommandId, buffer)
+            : new FirmwareOutcome(SevStatus.InvalidCommand, 0);
+        _pendingStatus = outcome.Status;
+        _pendingCompletion = outcome.AtCompletion;
+        _dueNs = _scheduler.NowNs + Math.Max(1, outcome.DurationNs);
+    }
+
+    public void RunNext()
+    {
+        _dueNs = long.MaxValue;
+        var completion = _pendingCompletion;
+        _pendingCompletion = null;
+        completion?.Invoke();
+        _cmdResp = new PspCmdStatusRegister(0).WithStatus(_pendingStatus).WithResponse(true).Raw;
+        CommandsCompleted++;
+        if (_interruptOnCompletion && _interruptEnable.CommandComplete)
+        {
+            _interruptStatus = _interruptStatus.WithCommandComplete(true);
+            InterruptCount++;
+        }
+    }
+}

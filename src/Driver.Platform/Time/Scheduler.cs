@@ -1,0 +1,144 @@
+using Driver.Hw.Interfaces;
+
+namespace Driver.Platform.Time;
+
+/// <summary>
+/// Moves the clock and runs device events in time order. Every kernel-visible
+/// hardware access goes through <see cref="HardwareAccess"/>: the DMA that is
+/// due runs first, and with the seeded probability one more pending event is
+/// pulled in early, so that many seeds explore many interleavings and one seed
+/// always replays the same run. Sources due at the same time run in the order
+/// they were registered (the machine registers the IOMMU and the PSP before any
+/// DMA agent, so firmware finishing at time t is seen by DMA arriving at t).
+/// </summary>
+public sealed class Scheduler : IClock
+{
+    private readonly List<IEventSource> _sources = [];
+    private readonly double _extraInterleaving;
+    private SplitMix64 _random;
+    private bool _running;
+
+    /// <param name="clock">The clock this scheduler drives.</param>
+    /// <param name="seed">Chooses the extra interleavings.</param>
+    /// <param name="extraInterleaving">Probability, per hardware access, of running one pending event early.</param>
+    public Scheduler(SimClock clock, ulong seed = 0, double extraInterleaving = 0)
+    {
+        if (extraInterleaving is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(extraInterleaving));
+        Clock = clock;
+        _random = new SplitMix64(seed);
+        _extraInterleaving = extraInterleaving;
+    }
+
+    public SimClock Clock { get; }
+
+    public long NowNs => Clock.NowNs;
+
+    /// <summary>Events run so far, early ones included.</summary>
+    public long EventsRun { get; private set; }
+
+    /// <summary>Events pulled in early by the seed.</summary>
+    public long EarlyEventsRun { get; private set; }
+
+    public void Register(IEventSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (_sources.Contains(source))
+            throw new InvalidOperationException("event source registered twice");
+        _sources.Add(source);
+    }
+
+    /// <summary>A kernel-visible access that takes <paramref name="costNs"/>: due events run first.</summary>
+    public void HardwareAccess(long costNs)
+    {
+        AdvanceTo(Clock.NowNs + costNs);
+        if (_extraInterleaving > 0 && !_running && _random.Chance(_extraInterleaving))
+            RunOneEarly();
+    }
+
+    public void Delay(long ns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ns);
+        AdvanceTo(Clock.NowNs + ns);
+    }
+
+    /// <summary>Runs every event due up to <paramref name="ns"/> in time order, then sets the clock there.</summary>
+    public void AdvanceTo(long ns)
+    {
+        // A device event may itself touch hardware; it must not recurse into the queue.
+        if (_running)
+        {
+            Clock.MoveTo(Math.Max(ns, Clock.NowNs));
+            return;
+        }
+        _running = true;
+        try
+        {
+            while (Earliest() is { } source && source.NextDueNs <= ns)
+            {
+                Clock.MoveTo(Math.Max(source.NextDueNs, Clock.NowNs));
+                Run(source);
+            }
+            Clock.MoveTo(Math.Max(ns, Clock.NowNs));
+        }
+        finally
+        {
+            _running = false;
+        }
+    }
+
+    /// <summary>Runs events until every source is idle or <paramref name="limitNs"/> is reached.</summary>
+    public void RunUntilIdle(long limitNs = long.MaxValue - 1)
+    {
+        while (Earliest() is { } source && source.NextDueNs <= limitNs)
+            AdvanceTo(source.NextDueNs);
+    }
+
+    private void RunOneEarly()
+    {
+        int pending = 0;
+        foreach (var source in _sources)
+            if (source.NextDueNs != long.MaxValue)
+                pending++;
+        if (pending == 0)
+            return;
+        int pick = _random.NextInt(pending);
+        foreach (var source in _sources)
+        {
+            if (source.NextDueNs == long.MaxValue)
+                continue;
+            if (pick-- == 0)
+            {
+                _running = true;
+                try
+                {
+                    Run(source);
+                    EarlyEventsRun++;
+                }
+                finally
+                {
+                    _running = false;
+                }
+                return;
+            }
+        }
+    }
+
+    private void Run(IEventSource source)
+    {
+        long due = source.NextDueNs;
+        source.RunNext();
+        EventsRun++;
+        if (source.NextDueNs == due && due <= Clock.NowNs)
+            throw new InvalidOperationException($"{source.GetType().Name} ran an event but stayed due at {due} ns");
+    }
+
+    private IEventSource? Earliest()
+    {
+        IEventSource? best = null;
+        foreach (var source in _sources)
+            if (source.NextDueNs != long.MaxValue && (best is null || source.NextDueNs < best.NextDueNs))
+                best = source;
+        return best;
+    }
+}

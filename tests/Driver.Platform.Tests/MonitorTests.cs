@@ -1,0 +1,193 @@
+using Driver.Hw.AmdIommu;
+using Driver.Hw.Interfaces;
+using Driver.Hw.Sev;
+using Driver.Platform.Monitors;
+
+namespace Driver.Platform.Tests;
+
+/// <summary>Each monitor fires on a deliberately broken driver sequence, and stays quiet on the correct one.</summary>
+public class MonitorTests
+{
+    private const ushort Dev = 0x60;
+    private const ushort Domain = 6;
+
+    private static (TestDriver D, ulong Root) Setup(TestDriver? driver = null)
+    {
+        var d = driver ?? new TestDriver().Init();
+        ulong root = d.AllocTable();
+        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        return (d, root);
+    }
+
+    [Fact]
+    public void Dma_to_a_private_page_after_the_iommu_left_snp_mode()
+    {
+        var (d, root) = Setup(PspMailbox.SnpMachine());
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x1000, 0x6000_0000);
+        m.Cpu.Rmpupdate(0x6000_0000, new RmpUpdateArgs(0x1000, true, false, false, 2)).ShouldBe(RmpUpdateResult.Success);
+        d.Dma(Dev, 0x1000).Status.ShouldBe(Iommu.TranslationStatus.RmpFault);
+        m.Monitor.Violations.ShouldBeEmpty();
+
+        m.Notify.SetOperation("snp_shutdown with a guest alive");
+        PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
+        d.Dma(Dev, 0x1010, write: true).Status.ShouldBe(Iommu.TranslationStatus.Ok);
+        var v = m.Monitor.Violations.Single();
+        v.Kind.ShouldBe(ViolationKind.PrivatePageReached);
+        v.DeviceId.ShouldBe(Dev);
+        v.Address.ShouldBe(0x1010UL);
+        v.Detail.ShouldBe(0x6000_0010UL);
+        v.KernelOperation.ShouldBe("snp_shutdown with a guest alive");
+        v.TimeNs.ShouldBe(m.SimClock.NowNs);
+        v.ToString().ShouldContain("PrivatePageReached");
+        m.Monitor.Operation.ShouldBe("snp_shutdown with a guest alive");
+    }
+
+    [Fact]
+    public void A_walk_through_a_freed_table()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x1000, 0x9000);
+        ulong level2 = new AmdV1Pte(m.Memory.ReadU64(root)).Address;
+        d.Dma(Dev, 0x1000);
+        m.Notify.TableFrameAllocated(level2);
+        // Broken: free the level-2 table while the IOMMU can still reach it (no PDE flush, entry still linked).
+        m.Notify.SetOperation("unmap: free table before flush");
+        m.Notify.TableFrameFreed(level2);
+        // The cached level-3 PDE still leads the walk into the freed level-2 table.
+        d.Dma(Dev, 0x20_0000);
+        var v = m.Monitor.Violations.ShouldHaveSingleItem();
+        v.Kind.ShouldBe(ViolationKind.WalkThroughFreedTable);
+        v.Detail.ShouldBe(level2);
+        v.Address.ShouldBe(0x20_0000UL);
+        v.KernelOperation.ShouldBe("unmap: free table before flush");
+
+        // Reused as a table again: no longer a use after free.
+        m.Notify.TableFrameAllocated(level2 + 0x10);
+        d.Dma(Dev, 0x40_0000);
+        m.Monitor.Violations.Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public void A_stale_pde_after_a_flush_without_the_pde_bit()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x5000, 0xA000);
+        d.Dma(Dev, 0x5000);
+        ulong level2 = d.AllocTable(), level1 = d.AllocTable();
+        d.Mem.WriteU64(level2, TestDriver.Pte(level1, 1).Raw);
+        d.Mem.WriteU64(level1 + 5 * 8, TestDriver.Pte(0xC000, 0).Raw);
+        d.Mem.WriteU64(root, TestDriver.Pte(level2, 2).Raw);
+
+        d.Dma(Dev, 0x5000);
+        m.Monitor.Violations.ShouldBeEmpty("not flushed yet: hardware may use what it cached");
+
+        m.Notify.SetOperation("replace table, flush without PDE");
+        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
+        d.Sync().ShouldBeTrue();
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
+        var v = m.Monitor.Violations.ShouldHaveSingleItem();
+        v.Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
+        v.Detail.ShouldBe(0xA000UL);
+        v.KernelOperation.ShouldBe("replace table, flush without PDE");
+    }
+
+    [Fact]
+    public void A_stale_iotlb_line_after_flushing_the_wrong_domain()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
+        d.Dma(Dev, 0x5000);
+        d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);
+        d.Submit(TestDriver.InvalidatePages(Domain + 1, 0x5000));
+        d.Sync().ShouldBeTrue();
+        d.Dma(Dev, 0x5000);
+        m.Monitor.Violations.ShouldBeEmpty("a flush of another domain does not cover it");
+        d.Submit(TestDriver.InvalidateDte(Dev));
+        d.Sync().ShouldBeTrue();
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL, "the IOTLB is tagged by domain, not refilled by a DTE flush");
+        m.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
+    }
+
+    [Fact]
+    public void A_stale_dte_after_a_page_flush()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x5000, 0xA000);
+        d.Dma(Dev, 0x6000);
+        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain).WithTranslationValid(false));
+        d.Submit(TestDriver.InvalidateAllPages(Domain));
+        d.Sync().ShouldBeTrue();
+        d.Dma(Dev, 0x5000).Status.ShouldBe(Iommu.TranslationStatus.Ok);
+        m.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
+    }
+
+    [Theory]
+    [InlineData("invalid")]
+    [InlineData("passthrough")]
+    [InlineData("mode0")]
+    [InlineData("reserved")]
+    public void A_stale_dte_of_any_kind_after_a_full_flush(string kind)
+    {
+        var (d, root) = Setup();
+        d.Map4K(root, 3, 0x5000, 0xA000);
+        d.Dma(Dev, 0x6000);
+        var now = kind switch
+        {
+            "invalid" => default,
+            "passthrough" => TestDriver.Dte(root, PagingMode.Level3, Domain).WithValid(false),
+            "mode0" => TestDriver.Dte(root, PagingMode.Disabled, Domain),
+            _ => TestDriver.Dte(root, (PagingMode)7, Domain),
+        };
+        d.SetDte(Dev, now);
+        d.Submit(TestDriver.InvalidateAllPages(Domain));
+        d.Sync().ShouldBeTrue();
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
+        d.Machine.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
+    }
+
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void A_pde_permission_change_alone_counts_as_disagreement(bool read, bool write)
+    {
+        var (d, root) = Setup();
+        d.Map4K(root, 3, 0x5000, 0xA000);
+        d.Dma(Dev, 0x5000);
+        var top = new AmdV1Pte(d.Mem.ReadU64(root));
+        d.Mem.WriteU64(root, top.WithIoRead(read).WithIoWrite(write).Raw);
+        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
+        d.Sync().ShouldBeTrue();
+        d.Machine.Monitor.Violations.ShouldBeEmpty();
+        d.Dma(Dev, 0x5000, write: !write).Spa.ShouldBe(0xA000UL);
+        d.Machine.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
+    }
+
+    [Fact]
+    public void The_correct_sequences_raise_nothing()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
+        d.Dma(Dev, 0x5000);
+        d.Dma(Dev, 0x5000);
+        d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);
+        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
+        d.Sync().ShouldBeTrue();
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xB000UL);
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xB000UL);
+        d.Dma(Dev, 0x6000);
+        m.Monitor.Violations.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Violation_text_names_idle_when_the_kernel_said_nothing()
+    {
+        new Violation(ViolationKind.WalkThroughFreedTable, 5, 1, 0x2000, 0x3000, null).ToString()
+            .ShouldBe("WalkThroughFreedTable at 5 ns: device 0x0001, address 0x2000, physical 0x3000, kernel: idle");
+    }
+}

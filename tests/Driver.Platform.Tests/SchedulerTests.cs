@@ -1,0 +1,180 @@
+using Driver.Platform.Time;
+
+namespace Driver.Platform.Tests;
+
+public class SchedulerTests
+{
+    private sealed class Ticker(string name, long first, long period, int count, List<string> log, SimClock clock) : IEventSource
+    {
+        private int _left = count;
+
+        public long NextDueNs { get; private set; } = first;
+
+        public void RunNext()
+        {
+            log.Add($"{name}@{clock.NowNs}");
+            NextDueNs = --_left == 0 ? long.MaxValue : NextDueNs + period;
+        }
+    }
+
+    [Fact]
+    public void Due_events_run_in_time_order_before_the_access_completes()
+    {
+        var clock = new SimClock();
+        var scheduler = new Scheduler(clock);
+        var log = new List<string>();
+        scheduler.Register(new Ticker("a", 10, 30, 3, log, clock));
+        scheduler.Register(new Ticker("b", 25, 30, 2, log, clock));
+        scheduler.HardwareAccess(40);
+        log.ShouldBe(["a@10", "b@25", "a@40"]);
+        clock.NowNs.ShouldBe(40);
+        scheduler.Delay(100);
+        log.ShouldBe(["a@10", "b@25", "a@40", "b@55", "a@70"]);
+        clock.NowNs.ShouldBe(140);
+        scheduler.EventsRun.ShouldBe(5);
+    }
+
+    [Fact]
+    public void Ties_run_in_registration_order()
+    {
+        var clock = new SimClock();
+        var scheduler = new Scheduler(clock);
+        var log = new List<string>();
+        scheduler.Register(new Ticker("first", 5, 1, 1, log, clock));
+        scheduler.Register(new Ticker("second", 5, 1, 1, log, clock));
+        scheduler.RunUntilIdle();
+        log.ShouldBe(["first@5", "second@5"]);
+    }
+
+    [Fact]
+    public void Run_until_idle_stops_at_the_limit()
+    {
+        var clock = new SimClock();
+        var scheduler = new Scheduler(clock);
+        var log = new List<string>();
+        scheduler.Register(new Ticker("a", 10, 10, 100, log, clock));
+        scheduler.RunUntilIdle(35);
+        log.ShouldBe(["a@10", "a@20", "a@30"]);
+        clock.NowNs.ShouldBe(30);
+    }
+
+    [Fact]
+    public void Misuse_throws()
+    {
+        var clock = new SimClock();
+        var scheduler = new Scheduler(clock);
+        var source = new Ticker("a", 1, 1, 1, [], clock);
+        scheduler.Register(source);
+        Should.Throw<InvalidOperationException>(() => scheduler.Register(source));
+        Should.Throw<ArgumentOutOfRangeException>(() => scheduler.Delay(-1));
+        Should.Throw<ArgumentOutOfRangeException>(() => new Scheduler(clock, 0, 1.5));
+        Should.Throw<ArgumentOutOfRangeException>(() => new Scheduler(clock, 0, -0.1));
+        clock.MoveTo(5);
+        Should.Throw<InvalidOperationException>(() => clock.MoveTo(4));
+    }
+
+    private sealed class Stuck : IEventSource
+    {
+        public long NextDueNs => 3;
+
+        public void RunNext()
+        {
+        }
+    }
+
+    [Fact]
+    public void A_source_that_never_moves_on_is_a_simulator_bug()
+    {
+        var scheduler = new Scheduler(new SimClock());
+        scheduler.Register(new Stuck());
+        Should.Throw<InvalidOperationException>(() => scheduler.Delay(10));
+    }
+
+    [Fact]
+    public void Extra_interleavings_pull_pending_events_early_and_replay_by_seed()
+    {
+        static List<string> Run(ulong seed)
+        {
+            var clock = new SimClock();
+            var scheduler = new Scheduler(clock, seed, 0.5);
+            var log = new List<string>();
+            scheduler.Register(new Ticker("a", 1_000, 1_000, 20, log, clock));
+            scheduler.Register(new Ticker("b", 1_500, 700, 20, log, clock));
+            for (int i = 0; i < 40; i++)
+                scheduler.HardwareAccess(10);
+            log.Add($"early={scheduler.EarlyEventsRun}");
+            return log;
+        }
+
+        var first = Run(42);
+        first.Count.ShouldBeGreaterThan(5);
+        first.ShouldAllBe(s => !s.StartsWith("early=0"));
+        Run(42).ShouldBe(first);
+        Run(43).ShouldNotBe(first);
+    }
+
+    [Fact]
+    public void Split_mix_is_the_reference_sequence_and_bounded()
+    {
+        var r = new SplitMix64(0);
+        r.Next().ShouldBe(0xE220A8397B1DCDAFUL);
+        r.Next().ShouldBe(0x6E789E6AA1B965F4UL);
+        var s = new SplitMix64(7);
+        for (int i = 0; i < 1000; i++)
+            s.NextInt(3).ShouldBeInRange(0, 2);
+        Should.Throw<ArgumentOutOfRangeException>(() => new SplitMix64(1).NextInt(0));
+        var c = new SplitMix64(9);
+        Enumerable.Range(0, 1000).Count(_ => c.Chance(0.25)).ShouldBeInRange(200, 300);
+        var never = new SplitMix64(9);
+        Enumerable.Range(0, 100).Any(_ => never.Chance(0)).ShouldBeFalse();
+        var always = new SplitMix64(9);
+        Enumerable.Range(0, 100).All(_ => always.Chance(1)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void Cost_model_charges_dma_by_size()
+    {
+        var costs = new CostModel { DmaSetupNs = 100, DmaBytesPerNs = 16 };
+        costs.DmaTransferNs(16).ShouldBe(101);
+        costs.DmaTransferNs(17).ShouldBe(102);
+        costs.DmaTransferNs(4096).ShouldBe(356);
+    }
+}
+
+public class SchedulerReentryTests
+{
+    private sealed class Toucher(Scheduler scheduler) : IEventSource
+    {
+        public int Runs;
+
+        public long NextDueNs { get; private set; } = 10;
+
+        public void RunNext()
+        {
+            Runs++;
+            NextDueNs = Runs < 3 ? NextDueNs + 10 : long.MaxValue;
+            // A device touching hardware from inside an event only moves the clock.
+            scheduler.HardwareAccess(4);
+        }
+    }
+
+    [Fact]
+    public void An_event_that_touches_hardware_does_not_recurse_into_the_queue()
+    {
+        var clock = new SimClock();
+        var scheduler = new Scheduler(clock, 5, 1.0);
+        var toucher = new Toucher(scheduler);
+        scheduler.Register(toucher);
+        scheduler.Delay(12);
+        toucher.Runs.ShouldBe(1);
+        clock.NowNs.ShouldBe(14);
+        scheduler.EarlyEventsRun.ShouldBe(0);
+        scheduler.HardwareAccess(1);
+        toucher.Runs.ShouldBe(2, "pulled in early by the seed");
+        scheduler.EarlyEventsRun.ShouldBe(1);
+        scheduler.RunUntilIdle();
+        toucher.Runs.ShouldBe(3);
+        scheduler.HardwareAccess(1);
+        scheduler.EarlyEventsRun.ShouldBe(1, "nothing pending, nothing pulled");
+    }
+}
