@@ -1,0 +1,111 @@
+using Driver.Hw.Interfaces;
+
+namespace Driver.Kernel.Mm;
+
+/// <summary>
+/// The frame allocator for one contiguous zone of physical memory, the way
+/// memblock hands a zone to the page allocator. Frames are zeroed when handed
+/// out. A bitmap of allocated frames catches double frees (BUG_ON), and the
+/// counters let a test prove that nothing leaked.
+/// </summary>
+public sealed class FrameAllocator : IFrameAllocator
+{
+    private readonly IPhysicalMemory _memory;
+    private readonly ulong _base;
+    private readonly ulong _frameCount;
+    private readonly ulong[] _allocated;
+    private readonly Stack<ulong> _freed = new();
+    private readonly Lock _lock = new();
+    private ulong _nextUntouched;
+    private long _inUse;
+    private long _peak;
+    private long _totalAllocs;
+    private long _totalFrees;
+
+    public FrameAllocator(IPhysicalMemory memory, ulong basePa, ulong size)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if ((basePa & Page.Mask) != 0 || (size & Page.Mask) != 0 || size == 0)
+            throw new ArgumentException("the zone must be a non-empty run of whole frames");
+        if (basePa >= IPhysicalMemory.Limit || size > IPhysicalMemory.Limit - basePa)
+            throw new ArgumentOutOfRangeException(nameof(size), "the zone lies outside physical memory");
+        _memory = memory;
+        _base = basePa;
+        _frameCount = size >> Page.Shift;
+        _allocated = new ulong[(_frameCount + 63) / 64];
+    }
+
+    /// <summary>Raised after a frame is freed, with its address: lets the platform watch for use after free.</summary>
+    public event Action<ulong>? FrameFreed;
+
+    public ulong BasePa => _base;
+
+    public ulong FrameCount => _frameCount;
+
+    public long FramesInUse => Interlocked.Read(ref _inUse);
+
+    /// <summary>The most frames ever in use at once.</summary>
+    public long PeakFramesInUse => Interlocked.Read(ref _peak);
+
+    public long TotalAllocs => Interlocked.Read(ref _totalAllocs);
+
+    public long TotalFrees => Interlocked.Read(ref _totalFrees);
+
+    /// <summary>True when <paramref name="pa"/> is an allocated frame of this zone.</summary>
+    public bool IsAllocated(ulong pa)
+    {
+        if (!TryIndex(pa, out ulong index))
+            return false;
+        lock (_lock)
+            return (_allocated[index / 64] & (1UL << (int)(index % 64))) != 0;
+    }
+
+    public bool TryAlloc(out ulong pa)
+    {
+        ulong index;
+        lock (_lock)
+        {
+            if (_freed.Count > 0)
+                index = _freed.Pop();
+            else if (_nextUntouched < _frameCount)
+                index = _nextUntouched++;
+            else
+            {
+                pa = 0;
+                return false;
+            }
+            _allocated[index / 64] |= 1UL << (int)(index % 64);
+            _inUse++;
+            _totalAllocs++;
+            if (_inUse > _peak)
+                _peak = _inUse;
+        }
+        pa = _base + (index << Page.Shift);
+        _memory.Fill(pa, Page.Size, 0);
+        return true;
+    }
+
+    public void Free(ulong pa)
+    {
+        if (!TryIndex(pa, out ulong index))
+            throw new InvalidOperationException($"BUG: freeing 0x{pa:x}, which is not a frame of this zone");
+        lock (_lock)
+        {
+            ref ulong word = ref _allocated[index / 64];
+            ulong bit = 1UL << (int)(index % 64);
+            if ((word & bit) == 0)
+                throw new InvalidOperationException($"BUG: double free of frame 0x{pa:x}");
+            word &= ~bit;
+            _freed.Push(index);
+            _inUse--;
+            _totalFrees++;
+        }
+        FrameFreed?.Invoke(pa);
+    }
+
+    private bool TryIndex(ulong pa, out ulong index)
+    {
+        index = (pa - _base) >> Page.Shift;
+        return pa >= _base && (pa & Page.Mask) == 0 && index < _frameCount;
+    }
+}
