@@ -277,6 +277,9 @@ internal sealed class LayoutEmitter
     {
         w.Line();
         w.Line("/// <summary>A copy with " + field.Name + " replaced; throws when the value does not fit the field.</summary>");
+
+        // Chained With-calls must fold into plain mask-and-or code; the check's cold throw would otherwise stop inlining.
+        w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         w.Open("public " + _type + " With" + field.Name + "(" + type + " value)");
         string convert = field.Kind == FieldKind.Bool ? "value ? 1UL : 0UL" : field.Kind == FieldKind.Enum ? "(ulong)value" : "value";
         w.Line("ulong v = " + convert + ";");
