@@ -67,7 +67,8 @@ public class AccessorBenchmarks
         return sum;
     }
 
-    [Benchmark(Baseline = true), BenchmarkCategory("With")]
+    // Plain stores with no range check: what C's FIELD_PREP on trusted values costs.
+    [Benchmark, BenchmarkCategory("With")]
     public ulong WithHandWritten()
     {
         ulong sum = 0;
@@ -84,8 +85,9 @@ public class AccessorBenchmarks
         return sum;
     }
 
-    // The same stores with the same range checks the With-methods make: what the abstraction itself costs.
-    [Benchmark, BenchmarkCategory("With")]
+    // The same stores with the range checks the contract requires of every With-method (a value that does
+    // not fit throws): the generated code is measured against this, so the ratio is what the abstraction costs.
+    [Benchmark(Baseline = true), BenchmarkCategory("With")]
     public ulong WithHandWrittenChecked()
     {
         ulong sum = 0;

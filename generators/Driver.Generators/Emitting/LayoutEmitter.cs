@@ -281,13 +281,21 @@ internal sealed class LayoutEmitter
         // Chained With-calls must fold into plain mask-and-or code; the check's cold throw would otherwise stop inlining.
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
         w.Open("public " + _type + " With" + field.Name + "(" + type + " value)");
-        string convert = field.Kind == FieldKind.Bool ? "value ? 1UL : 0UL" : field.Kind == FieldKind.Enum ? "(ulong)value" : "value";
+        if (field.Kind == FieldKind.Bool)
+        {
+            // Set or clear the bit: a constant argument then folds into a single OR or AND.
+            w.Line("return value ? " + Construct(BitUpdate(field, set: true)) + " : " + Construct(BitUpdate(field, set: false)) + ";");
+            w.Close();
+            return;
+        }
+
+        string convert = field.Kind == FieldKind.Enum ? "(ulong)value" : "value";
         w.Line("ulong v = " + convert + ";");
         string? check = RangeCheck(field, type);
         if (check != null)
         {
             w.Open("if (" + check + ")");
-            w.Line("global::Hwdef.Runtime.HwdefThrow.FieldOutOfRange(\"" + _layout.Name + "." + field.Name + "\", value);");
+            w.Line("throw global::Hwdef.Runtime.HwdefThrow.FieldOutOfRange(\"" + _layout.Name + "." + field.Name + "\", value);");
             w.Close();
             w.Line();
         }
@@ -317,6 +325,19 @@ internal sealed class LayoutEmitter
         w.Close();
     }
 
+    /// <summary>Every word as is, except the one holding a single-bit field, with that bit set or cleared.</summary>
+    private List<string> BitUpdate(FieldDecl field, bool set)
+    {
+        var words = new List<string>();
+        for (int word = 0; word < _words; word++)
+        {
+            ulong mask = FieldMaskInWord(field, word);
+            words.Add(mask == 0 ? Word(word) : set ? Word(word) + " | " + Escape.Hex(mask) : Word(word) + " & ~" + Escape.Hex(mask));
+        }
+
+        return words;
+    }
+
     private string Construct(List<string> words)
     {
         if (_wide)
@@ -333,8 +354,6 @@ internal sealed class LayoutEmitter
         int width = field.Width;
         switch (field.Kind)
         {
-            case FieldKind.Bool:
-                return null;
             case FieldKind.Address:
                 ulong allowed = SubPiece.WidthMask(width) << field.AddressShift;
                 return allowed == ulong.MaxValue ? null : "(v & ~" + Escape.Hex(allowed) + ") != 0UL";

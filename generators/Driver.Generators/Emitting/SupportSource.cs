@@ -14,12 +14,15 @@ internal static class SupportSource
 
 namespace Hwdef.Runtime
 {
-    /// <summary>Out-of-line throws, so that the With-methods stay small enough to inline.</summary>
+    /// <summary>
+    /// Out-of-line exception construction. The With-methods throw what this returns, so the JIT
+    /// sees a throw block it can move out of the hot path with nothing kept live across it.
+    /// </summary>
     internal static class HwdefThrow
     {
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-        public static void FieldOutOfRange(string field, object value) =>
-            throw new global::System.ArgumentOutOfRangeException(""value"", value, ""The value does not fit field "" + field);
+        public static global::System.ArgumentOutOfRangeException FieldOutOfRange(string field, object value) =>
+            new global::System.ArgumentOutOfRangeException(""value"", value, ""The value does not fit field "" + field);
     }
 
     /// <summary>Enum formatting for ToString(): one Format overload per hwdef enum.</summary>
