@@ -35,6 +35,9 @@ public sealed class FrameAllocator : IFrameAllocator
         _allocated = new ulong[(_frameCount + 63) / 64];
     }
 
+    /// <summary>Raised after a frame is handed out and zeroed, with its address: it is a live table again.</summary>
+    public event Action<ulong>? FrameAllocated;
+
     /// <summary>Raised after a frame is freed, with its address: lets the platform watch for use after free.</summary>
     public event Action<ulong>? FrameFreed;
 
@@ -82,6 +85,7 @@ public sealed class FrameAllocator : IFrameAllocator
         }
         pa = _base + (index << Page.Shift);
         _memory.Fill(pa, Page.Size, 0);
+        FrameAllocated?.Invoke(pa);
         return true;
     }
 

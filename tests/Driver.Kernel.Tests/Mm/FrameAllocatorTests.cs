@@ -71,15 +71,22 @@ public sealed class FrameAllocatorTests
     }
 
     [Fact]
-    public void FrameFreed_TellsWhichFrame()
+    public void FrameEvents_TellWhichFrame()
     {
         var allocator = new FrameAllocator(new PhysicalMemory(), Base, 2 * Page.Size);
+        var allocated = new List<ulong>();
         var freed = new List<ulong>();
+        allocator.FrameAllocated += allocated.Add;
         allocator.FrameFreed += freed.Add;
         allocator.TryAlloc(out ulong frame).ShouldBeTrue();
+        allocated.ShouldBe([frame]);
         freed.ShouldBeEmpty();
         allocator.Free(frame);
         freed.ShouldBe([frame]);
+        allocator.TryAlloc(out ulong again).ShouldBeTrue();
+        allocator.TryAlloc(out ulong second).ShouldBeTrue();
+        allocator.TryAlloc(out _).ShouldBeFalse();
+        allocated.ShouldBe([frame, again, second]);
     }
 
     [Fact]
