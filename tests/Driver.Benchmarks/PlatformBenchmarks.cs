@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using Driver.Hw.AmdIommu;
 using Driver.Platform;
 using Driver.Platform.Iommu;
@@ -8,12 +9,18 @@ namespace Driver.Benchmarks;
 
 /// <summary>
 /// The IOMMU model's hot paths: a translation that hits the IOTLB, a full
-/// 4-level walk (IOTLB and PDE cache too small to help), and a raw read of
-/// simulated memory beside a plain array read as the floor.
+/// 4-level walk (IOTLB and PDE cache too small to help), and raw reads of
+/// simulated memory beside plain array reads of the same pattern as the floor.
 /// </summary>
 [MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
 public class PlatformBenchmarks
 {
+    // Reads per invocation: one read is too short to time, and a loop over addresses
+    // from an array keeps the JIT from folding the lookup of a constant address.
+    private const int Reads = 64;
+
     private const ushort Device = 1;
     private const ulong HitIova = 0x12_3456_7000;
     private const ulong WalkIovaA = 0x0000_4000_0000;
@@ -23,6 +30,9 @@ public class PlatformBenchmarks
     private AmdIommu _walkIommu = null!;
     private PhysicalMemory _memory = null!;
     private ulong[] _array = null!;
+    private int[] _arrayIndexes = null!;
+    private ulong[] _sameFrame = null!;
+    private ulong[] _scattered = null!;
     private bool _flip;
 
     [GlobalSetup]
@@ -32,10 +42,24 @@ public class PlatformBenchmarks
         _hitIommu.Translate(Device, HitIova, false);
         // One line each: alternating two IOVAs in different 512 GiB regions misses every cache but the DTE's.
         _walkIommu = Build(new IommuConfig { IotlbSets = 1, IotlbWays = 1, PdeCacheSets = 1, PdeCacheWays = 1 }, [WalkIovaA, WalkIovaB]);
+        // The same 64 word offsets three ways: in one array, in one simulated frame, and in
+        // 64 frames spread over 1 TiB, which defeats the last-frame shortcut and walks the directory.
+        var random = new Random(42);
         _memory = new PhysicalMemory();
-        _memory.WriteU64(0x1234_5678, 42);
-        _array = new ulong[512];
-        _array[15] = 42;
+        _array = new ulong[Reads * 512];
+        _arrayIndexes = new int[Reads];
+        _sameFrame = new ulong[Reads];
+        _scattered = new ulong[Reads];
+        for (int i = 0; i < Reads; i++)
+        {
+            int word = random.Next(512);
+            _arrayIndexes[i] = (i * 512) + word;
+            _array[_arrayIndexes[i]] = (ulong)i;
+            _sameFrame[i] = 0x1234_5000 + ((ulong)word * 8);
+            _scattered[i] = ((ulong)random.NextInt64(1L << 28) << 12) + ((ulong)word * 8);
+            _memory.WriteU64(_sameFrame[i], (ulong)i);
+            _memory.WriteU64(_scattered[i], (ulong)i);
+        }
     }
 
     private static AmdIommu Build(IommuConfig config, ulong[] iovas)
@@ -72,19 +96,40 @@ public class PlatformBenchmarks
         return machine.Iommu;
     }
 
-    [Benchmark]
+    [Benchmark, BenchmarkCategory("Translate")]
     public ulong IotlbHit() => _hitIommu.Translate(Device, HitIova | 0x18, false).Spa;
 
-    [Benchmark]
+    [Benchmark, BenchmarkCategory("Translate")]
     public ulong FourLevelWalk()
     {
         _flip = !_flip;
         return _walkIommu.Translate(Device, _flip ? WalkIovaA : WalkIovaB, false).Spa;
     }
 
-    [Benchmark]
-    public ulong MemoryRead() => _memory.ReadU64(0x1234_5678);
+    [Benchmark(Baseline = true, OperationsPerInvoke = Reads), BenchmarkCategory("Read")]
+    public ulong ArrayRead()
+    {
+        ulong sum = 0;
+        foreach (int index in _arrayIndexes)
+            sum += _array[index];
+        return sum;
+    }
 
-    [Benchmark(Baseline = true)]
-    public ulong ArrayRead() => _array[15];
+    [Benchmark(OperationsPerInvoke = Reads), BenchmarkCategory("Read")]
+    public ulong MemoryReadSameFrame()
+    {
+        ulong sum = 0;
+        foreach (ulong pa in _sameFrame)
+            sum += _memory.ReadU64(pa);
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Reads), BenchmarkCategory("Read")]
+    public ulong MemoryReadScattered()
+    {
+        ulong sum = 0;
+        foreach (ulong pa in _scattered)
+            sum += _memory.ReadU64(pa);
+        return sum;
+    }
 }

@@ -38,7 +38,7 @@ public sealed class PhysicalMemory : IPhysicalMemory
     public ulong ReadU64(ulong pa)
     {
         if ((pa & BadWordBits) != 0)
-            ThrowBadWord(pa);
+            throw BadWord(pa);
         var frame = FindFrame(pa >> FrameShift);
         return frame is null ? 0 : Volatile.Read(ref frame.Words[WordIndex(pa)]);
     }
@@ -46,7 +46,7 @@ public sealed class PhysicalMemory : IPhysicalMemory
     public void WriteU64(ulong pa, ulong value)
     {
         if ((pa & BadWordBits) != 0)
-            ThrowBadWord(pa);
+            throw BadWord(pa);
         var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift);
         Volatile.Write(ref frame.Words[WordIndex(pa)], value);
     }
@@ -54,7 +54,7 @@ public sealed class PhysicalMemory : IPhysicalMemory
     public ulong CompareExchangeU64(ulong pa, ulong value, ulong comparand)
     {
         if ((pa & BadWordBits) != 0)
-            ThrowBadWord(pa);
+            throw BadWord(pa);
         var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift);
         return Interlocked.CompareExchange(ref frame.Words[WordIndex(pa)], value, comparand);
     }
@@ -159,13 +159,12 @@ public sealed class PhysicalMemory : IPhysicalMemory
             throw new ArgumentOutOfRangeException(nameof(pa), $"range 0x{pa:x}+0x{length:x} lies outside the {IPhysicalMemory.AddressBits}-bit physical address space");
     }
 
+    // Built out of line and thrown by the caller, so the JIT sees the hot path's only exit is the throw.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowBadWord(ulong pa)
-    {
-        if (pa >= IPhysicalMemory.Limit)
-            throw new ArgumentOutOfRangeException(nameof(pa), $"0x{pa:x} lies outside the {IPhysicalMemory.AddressBits}-bit physical address space");
-        throw new ArgumentException($"0x{pa:x} is not 8-byte aligned", nameof(pa));
-    }
+    private static ArgumentException BadWord(ulong pa) =>
+        pa >= IPhysicalMemory.Limit
+            ? new ArgumentOutOfRangeException(nameof(pa), $"0x{pa:x} lies outside the {IPhysicalMemory.AddressBits}-bit physical address space")
+            : new ArgumentException($"0x{pa:x} is not 8-byte aligned", nameof(pa));
 
     /// <summary>One 4 KiB frame, its words inline so that a cached frame is one load away from its data.</summary>
     private sealed class Frame(ulong number)
