@@ -116,19 +116,15 @@ public class PlatformBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Reads), BenchmarkCategory("Read")]
-    public ulong MemoryReadSameFrame()
-    {
-        ulong sum = 0;
-        foreach (ulong pa in _sameFrame)
-            sum += _memory.ReadU64(pa);
-        return sum;
-    }
+    public ulong MemoryReadSameFrame() => SumOfReads(_sameFrame);
 
     [Benchmark(OperationsPerInvoke = Reads), BenchmarkCategory("Read")]
-    public ulong MemoryReadScattered()
+    public ulong MemoryReadScattered() => SumOfReads(_scattered);
+
+    private ulong SumOfReads(ulong[] addresses)
     {
         ulong sum = 0;
-        foreach (ulong pa in _scattered)
+        foreach (ulong pa in addresses)
             sum += _memory.ReadU64(pa);
         return sum;
     }
