@@ -76,7 +76,7 @@ internal sealed class HwdefChecker
     /// <summary>A type is a duplicate when the same name comes earlier in its namespace (files by path, then by position).</summary>
     private bool IsDuplicate(string name, SourceSpan span)
     {
-        int ordinal = OrdinalOf(span);
+        int ordinal = SymbolTableBuilder.DeclarationStarts(_file).IndexOf(span.Start);
         foreach (TypeSymbol other in _symbols.Types)
         {
             if (other.Namespace != _namespace || other.Name != name)
@@ -94,17 +94,6 @@ internal sealed class HwdefChecker
         }
 
         return false;
-    }
-
-    /// <summary>The rank of a declaration in its file, as <see cref="SymbolTableBuilder"/> numbers them.</summary>
-    private int OrdinalOf(SourceSpan span)
-    {
-        var starts = _file.Enums.Where(e => e.Name.Length > 0).Select(e => e.NameSpan.Start)
-            .Concat(_file.Layouts.Where(l => l.Name.Length > 0).Select(l => l.NameSpan.Start))
-            .Concat(_file.Blocks.Where(b => b.Name.Length > 0).Select(b => b.NameSpan.Start))
-            .OrderBy(start => start)
-            .ToList();
-        return starts.IndexOf(span.Start);
     }
 
     private TypeSymbol? Find(string name)

@@ -35,12 +35,21 @@ internal static class SymbolTableBuilder
         }
 
         // The ordinal is the rank in the file, not the offset, so that moving text does not change the table.
+        List<int> starts = DeclarationStarts(file);
         return declared
             .Where(d => d.Symbol.Name.Length > 0)
-            .OrderBy(d => d.Start)
-            .Select((d, index) => d.Symbol with { Ordinal = index })
+            .Select(d => d.Symbol with { Ordinal = starts.IndexOf(d.Start) })
+            .OrderBy(symbol => symbol.Ordinal)
             .ToEquatableArray();
     }
+
+    /// <summary>Where each named declaration of a file starts, in file order: the index of a start is its ordinal.</summary>
+    public static List<int> DeclarationStarts(ParsedFile file) =>
+        file.Enums.Where(e => e.Name.Length > 0).Select(e => e.NameSpan.Start)
+            .Concat(file.Layouts.Where(l => l.Name.Length > 0).Select(l => l.NameSpan.Start))
+            .Concat(file.Blocks.Where(b => b.Name.Length > 0).Select(b => b.NameSpan.Start))
+            .OrderBy(start => start)
+            .ToList();
 
     public static SymbolTable Merge(ImmutableArray<EquatableArray<TypeSymbol>> perFile)
     {

@@ -7,7 +7,7 @@ namespace Driver.Generators.Parsing;
 /// Reads the register lines of one block. Offsets are checked against the register layouts'
 /// widths later, once every file of the namespace is known.
 /// </summary>
-internal sealed class BlockReader
+internal sealed class BlockReader : IDeclarationReader
 {
     private readonly string _name;
     private readonly ulong _size;

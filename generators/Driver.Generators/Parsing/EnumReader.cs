@@ -4,7 +4,7 @@ using Driver.Generators.Model;
 namespace Driver.Generators.Parsing;
 
 /// <summary>Reads the 'VALUE MEMBER' lines of one enum.</summary>
-internal sealed class EnumReader
+internal sealed class EnumReader : IDeclarationReader
 {
     private readonly string _name;
     private readonly int _bits;

@@ -293,9 +293,7 @@ internal sealed class HwdefParser
     /// <summary>The declaration whose lines are being read, until its 'end'.</summary>
     private sealed class OpenDeclaration
     {
-        private readonly LayoutReader? _layout;
-        private readonly EnumReader? _enum;
-        private readonly BlockReader? _block;
+        private readonly IDeclarationReader _reader;
         private readonly int _errorsBefore;
 
         public OpenDeclaration(string keyword, string name, ulong size, string? doc, SourceSpan nameSpan, int errorsBefore, bool sizeValid)
@@ -305,18 +303,13 @@ internal sealed class HwdefParser
             NameSpan = nameSpan;
             _errorsBefore = errorsBefore;
             bool valid = name.Length > 0;
-            switch (keyword)
+            ulong width = sizeValid ? size : 0;
+            _reader = keyword switch
             {
-                case "layout":
-                    _layout = new LayoutReader(name, sizeValid ? (int)size : 0, doc, nameSpan, valid);
-                    break;
-                case "enum":
-                    _enum = new EnumReader(name, sizeValid ? (int)size : 0, doc, nameSpan, valid);
-                    break;
-                default:
-                    _block = new BlockReader(name, sizeValid ? size : 0, doc, nameSpan, valid);
-                    break;
-            }
+                "layout" => new LayoutReader(name, (int)width, doc, nameSpan, valid),
+                "enum" => new EnumReader(name, (int)width, doc, nameSpan, valid),
+                _ => new BlockReader(name, width, doc, nameSpan, valid),
+            };
         }
 
         public string Keyword { get; }
@@ -325,36 +318,9 @@ internal sealed class HwdefParser
 
         public SourceSpan NameSpan { get; }
 
-        public void ParseMember(HwdefParser parser, List<Token> tokens, string? doc, string line)
-        {
-            if (_layout != null)
-            {
-                _layout.ParseLine(parser, tokens, doc, line);
-            }
-            else if (_enum != null)
-            {
-                _enum.ParseLine(parser, tokens, doc, line);
-            }
-            else
-            {
-                _block!.ParseLine(parser, tokens, doc, line);
-            }
-        }
+        public void ParseMember(HwdefParser parser, List<Token> tokens, string? doc, string line) =>
+            _reader.ParseLine(parser, tokens, doc, line);
 
-        public void Finish(HwdefParser parser)
-        {
-            if (_layout != null)
-            {
-                _layout.Finish(parser, _errorsBefore);
-            }
-            else if (_enum != null)
-            {
-                _enum.Finish(parser, _errorsBefore);
-            }
-            else
-            {
-                _block!.Finish(parser, _errorsBefore);
-            }
-        }
+        public void Finish(HwdefParser parser) => _reader.Finish(parser, _errorsBefore);
     }
 }

@@ -6,7 +6,7 @@ using Driver.Generators.Model;
 namespace Driver.Generators.Parsing;
 
 /// <summary>Reads the lines of one 'layout' block: fields, reserved lines and reset.</summary>
-internal sealed class LayoutReader
+internal sealed class LayoutReader : IDeclarationReader
 {
     private readonly string _name;
     private readonly int _bits;
