@@ -126,6 +126,32 @@ public sealed class DiagnosticTests
         Diagnose(Head + body + BlockRegisters).ShouldBe(new[] { expected });
     }
 
+    [Theory]
+    [InlineData("block B : 16\n  0 X\nend\n", "HWDEF001@3:3")]
+    [InlineData("block B : 16\n  zz X R\nend\n", "HWDEF001@3:3")]
+    [InlineData("block B : 16\n  0 9X R\nend\n", "HWDEF001@3:5")]
+    [InlineData("block B : 64\n  0 X R[4\nend\n", "HWDEF001@3:7")]
+    [InlineData("block B : 64\n  0 X R[4]\nend\n", "HWDEF001@3:7")]
+    [InlineData("block B : 64\n  0 X R[4] q\nend\n", "HWDEF001@3:12")]
+    [InlineData("block B : 64\n  0 X R 8\nend\n", "HWDEF001@3:9")]
+    [InlineData("block B : 64\n  0 X 9R\nend\n", "HWDEF001@3:7")]
+    [InlineData("block B : 64\n  0 X R[x] 8\nend\n", "HWDEF001@3:7")]
+    public void Block_syntax_errors_are_HWDEF001(string body, string expected)
+    {
+        Diagnose(Head + body + BlockRegisters).ShouldBe(new[] { expected });
+    }
+
+    [Theory]
+    [InlineData("layout L : 8\n  0 A bool\n  1 AMask bool\n  7:2 ign\nend\n", "HWDEF005@4:5")]
+    [InlineData("layout L : 8\n  0 Equals bool\n  7:1 ign\nend\n", "HWDEF005@3:5")]
+    [InlineData("layout L : 8\n  0 __w0 bool\n  7:1 ign\nend\n", "HWDEF005@3:5")]
+    [InlineData("enum E : 2\n  0 value__\nend\n", "HWDEF005@3:5")]
+    [InlineData("block BOffset : 64\n  0 B R\nend\n", "HWDEF005@3:5")]
+    public void Block_and_member_names_that_clash_are_HWDEF005(string body, string expected)
+    {
+        Diagnose(Head + body + BlockRegisters).ShouldBe(new[] { expected });
+    }
+
     [Fact]
     public void Uncovered_bits_are_a_warning_at_the_layout_and_code_is_still_emitted()
     {

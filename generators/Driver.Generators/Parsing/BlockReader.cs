@@ -24,7 +24,9 @@ internal sealed class BlockReader : IDeclarationReader
         _doc = doc;
         _nameSpan = nameSpan;
         _valid = valid && size > 0;
-        _taken = new HashSet<string> { name, "Size", "Equals", "GetHashCode", "ToString", "GetType", "ReferenceEquals", "MemberwiseClone", "Finalize" };
+        // Register members end in Offset, Count, Stride or OffsetOf, so besides each other they can
+        // only meet the class's own name (block BOffset with register B), never Size or object's members.
+        _taken = new HashSet<string> { name };
     }
 
     public void ParseLine(HwdefParser parser, List<Token> tokens, string? doc, string line)
