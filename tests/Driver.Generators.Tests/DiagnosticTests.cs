@@ -85,6 +85,9 @@ public sealed class DiagnosticTests
     [InlineData("enum E : 2\n  0 A\n  1 A\nend\n", "HWDEF005@4:5")]
     [InlineData("enum E : 2\n  0 E\nend\n", "HWDEF005@3:5")]
     [InlineData("enum E : 1\nend\nlayout E : 8\n  7:0 ign\nend\n", "HWDEF005@4:8")]
+    [InlineData("block B : 8\nend\nblock B : 8\nend\n", "HWDEF005@4:7")]
+    [InlineData("block B : 8\nend\nlayout B : 8\n  7:0 ign\nend\n", "HWDEF005@4:8")]
+    [InlineData("layout B : 8\n  7:0 ign\nend\nenum B : 1\nend\n", "HWDEF005@5:6")]
     [InlineData("layout R : 32\n  31:0 ign\nend\nblock B : 16\n  0 X R\n  4 X R\nend\n", "HWDEF005@7:5")]
     [InlineData("layout L : 8\n  7:0 F u\n  reset 1\n  reset 2\nend\n", "HWDEF005@5:3")]
     public void Duplicate_names_are_HWDEF005(string body, string expected) => Diagnose(Head + body).ShouldBe(new[] { expected });

@@ -35,19 +35,19 @@ internal static class SymbolTableBuilder
         }
 
         // The ordinal is the rank in the file, not the offset, so that moving text does not change the table.
+        // A nameless declaration (a syntax error) cannot be referred to; Merge orders the table.
         List<int> starts = DeclarationStarts(file);
         return declared
             .Where(d => d.Symbol.Name.Length > 0)
             .Select(d => d.Symbol with { Ordinal = starts.IndexOf(d.Start) })
-            .OrderBy(symbol => symbol.Ordinal)
             .ToEquatableArray();
     }
 
-    /// <summary>Where each named declaration of a file starts, in file order: the index of a start is its ordinal.</summary>
+    /// <summary>Where each declaration of a file starts, in file order: the index of a start is its ordinal.</summary>
     public static List<int> DeclarationStarts(ParsedFile file) =>
-        file.Enums.Where(e => e.Name.Length > 0).Select(e => e.NameSpan.Start)
-            .Concat(file.Layouts.Where(l => l.Name.Length > 0).Select(l => l.NameSpan.Start))
-            .Concat(file.Blocks.Where(b => b.Name.Length > 0).Select(b => b.NameSpan.Start))
+        file.Enums.Select(e => e.NameSpan.Start)
+            .Concat(file.Layouts.Select(l => l.NameSpan.Start))
+            .Concat(file.Blocks.Select(b => b.NameSpan.Start))
             .OrderBy(start => start)
             .ToList();
 
