@@ -150,6 +150,9 @@ public sealed class DiagnosticTests
     [InlineData("layout L : 8\n  0 __w0 bool\n  7:1 ign\nend\n", "HWDEF005@3:5")]
     [InlineData("enum E : 2\n  0 value__\nend\n", "HWDEF005@3:5")]
     [InlineData("block BOffset : 64\n  0 B R\nend\n", "HWDEF005@3:5")]
+    [InlineData("block XCount : 64\n  0 X R[2] 8\nend\n", "HWDEF005@3:5")]
+    [InlineData("block XStride : 64\n  0 X R[2] 8\nend\n", "HWDEF005@3:5")]
+    [InlineData("block XOffsetOf : 64\n  0 X R[2] 8\nend\n", "HWDEF005@3:5")]
     public void Block_and_member_names_that_clash_are_HWDEF005(string body, string expected)
     {
         Diagnose(Head + body + BlockRegisters).ShouldBe(new[] { expected });
