@@ -131,22 +131,15 @@ public sealed class AmdV1PageTableTests : PageTableContract<AmdV1Format>
         for (int round = 0; round < 8; round++)
         {
             var f = new PtFixture<AmdV1Format>(new PtConfig { TopLevel = 0, DynamicTop = true });
-            using var start = new Barrier(Threads);
-            var errors = new Errno[Threads];
-            var workers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            var errors = Race.Run(Threads, (t, report) =>
             {
-                start.SignalAndWait();
                 // Each thread needs a taller top than the last: they grow it at the same time.
                 for (int step = 1; step <= 4; step++)
                 {
                     ulong va = (1UL << PtGeometry.TableLg2(step)) - ((ulong)(t + 1) * 4096);
-                    var err = f.Table.MapPages(va, Oa, 4096, 1, IommuProt.Read, out _);
-                    if (err != Errno.Ok)
-                        errors[t] = err;
+                    report(f.Table.MapPages(va, Oa, 4096, 1, IommuProt.Read, out _));
                 }
-            })).ToList();
-            workers.ForEach(w => w.Start());
-            workers.ForEach(w => w.Join());
+            });
             errors.ShouldAllBe(e => e == Errno.Ok);
             f.Table.TopLevel.ShouldBe(4);
             for (int step = 1; step <= 4; step++)

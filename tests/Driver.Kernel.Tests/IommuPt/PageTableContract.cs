@@ -667,23 +667,16 @@ public abstract class PageTableContract<TFormat>
         const int Threads = 4;
         const int PagesPerThread = 2048;
         var f = NewFixture();
-        using var start = new Barrier(Threads);
-        var errors = new Errno[Threads];
-        var workers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        var errors = Race.Run(Threads, (t, report) =>
         {
-            start.SignalAndWait();
             // Interleaved pages: every thread needs the same tables at the same moment.
             for (int i = 0; i < PagesPerThread; i++)
             {
                 ulong page = (ulong)((i * Threads) + t);
                 ulong va = G1 + (page * 64 * K4);
-                var err = f.Table.MapPages(va, Oa + (page * K4), K4, 1, IommuProt.Read, out _);
-                if (err != Errno.Ok)
-                    errors[t] = err;
+                report(f.Table.MapPages(va, Oa + (page * K4), K4, 1, IommuProt.Read, out _));
             }
-        })).ToList();
-        workers.ForEach(w => w.Start());
-        workers.ForEach(w => w.Join());
+        });
         errors.ShouldAllBe(e => e == Errno.Ok);
         for (ulong page = 0; page < Threads * PagesPerThread; page++)
             f.Table.IovaToPhys(G1 + (page * 64 * K4)).ShouldBe(Oa + (page * K4));
