@@ -17,12 +17,16 @@ internal sealed class HwdefChecker
     private readonly List<DiagnosticInfo> _diagnostics;
     private readonly string _namespace;
 
+    // A declaration's index here is its ordinal in the symbol table; ranked once per file.
+    private readonly List<int> _declarationStarts;
+
     private HwdefChecker(ParsedFile file, SymbolTable symbols, string ns)
     {
         _file = file;
         _symbols = symbols;
         _namespace = ns;
         _diagnostics = new List<DiagnosticInfo>(file.Diagnostics);
+        _declarationStarts = SymbolTableBuilder.DeclarationStarts(file);
     }
 
     public static FileOutput Check(ParsedFile file, SymbolTable symbols)
@@ -76,7 +80,7 @@ internal sealed class HwdefChecker
     /// <summary>A type is a duplicate when the same name comes earlier in its namespace (files by path, then by position).</summary>
     private bool IsDuplicate(string name, SourceSpan span)
     {
-        int ordinal = SymbolTableBuilder.DeclarationStarts(_file).IndexOf(span.Start);
+        int ordinal = _declarationStarts.IndexOf(span.Start);
         foreach (TypeSymbol other in _symbols.Types)
         {
             if (other.Namespace != _namespace || other.Name != name)
