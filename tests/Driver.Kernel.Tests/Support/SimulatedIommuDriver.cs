@@ -37,8 +37,6 @@ internal sealed class SimulatedIommuDriver : IIommuPtDriver
 
     private IPhysicalMemory Memory => _machine.KernelMemory;
 
-    public int Flushes { get; private set; }
-
     /// <summary>Points the device at a table, as attach_device does, and drops the cached DTE.</summary>
     public void Attach(ulong topPa, int topLevel)
     {
@@ -67,7 +65,6 @@ internal sealed class SimulatedIommuDriver : IIommuPtDriver
             .WithDomainId(DomainId).WithAddress(address).WithSize(sized).WithPde(true);
         Post(invalidate.GetWord(0), invalidate.GetWord(1));
         Sync();
-        Flushes++;
     }
 
     /// <summary>A DMA read or write of the device at <paramref name="iova"/>, as the IOMMU sees it.</summary>
