@@ -21,7 +21,7 @@ public sealed class InternalsTests
     [InlineData("09", 9UL)]
     public void Numbers_parse(string text, ulong expected)
     {
-        Lexical.TryParseNumber(text, out ulong value).ShouldBeTrue();
+        HwdefNumber.TryParse(text, out ulong value).ShouldBeTrue();
         value.ShouldBe(expected);
     }
 
@@ -43,7 +43,7 @@ public sealed class InternalsTests
     [InlineData("99999999999999999999")]
     public void Bad_numbers_are_refused(string text)
     {
-        Lexical.TryParseNumber(text, out ulong value).ShouldBeFalse();
+        HwdefNumber.TryParse(text, out ulong value).ShouldBeFalse();
         value.ShouldBe(0UL);
     }
 

@@ -33,7 +33,7 @@ internal sealed class HwdefChecker
     {
         if (file.Namespace == null)
         {
-            return new FileOutput(file.HintName, null, file.Diagnostics);
+            return new FileOutput(file.HintName, null, null, file.Diagnostics);
         }
 
         return new HwdefChecker(file, symbols, file.Namespace).Run();
@@ -41,7 +41,7 @@ internal sealed class HwdefChecker
 
     private FileOutput Run()
     {
-        var emitter = new FileEmitter(_file.HintName, _namespace);
+        var emitter = new FileEmitter(_file.HintName, _namespace, name => Find(name)?.Members ?? EquatableArray<EnumMemberDecl>.Empty);
         foreach (EnumDecl e in _file.Enums)
         {
             if (!IsDuplicate(e.Name, e.NameSpan) && !e.HasErrors)
@@ -74,7 +74,7 @@ internal sealed class HwdefChecker
             .OrderBy(d => d.Span.Start)
             .ThenBy(d => d.Id, System.StringComparer.Ordinal)
             .ToList();
-        return new FileOutput(_file.HintName, emitter.IsEmpty ? null : emitter.ToString(), ordered.ToEquatableArray());
+        return new FileOutput(_file.HintName, emitter.IsEmpty ? null : emitter.ToString(), emitter.CatalogPart, ordered.ToEquatableArray());
     }
 
     /// <summary>A type is a duplicate when the same name comes earlier in its namespace (files by path, then by position).</summary>
@@ -88,10 +88,10 @@ internal sealed class HwdefChecker
                 continue;
             }
 
-            int order = string.CompareOrdinal(other.Path, _file.Path);
+            int order = string.CompareOrdinal(other.ProjectPath, _file.ProjectPath);
             if (order < 0 || (order == 0 && other.Ordinal < ordinal))
             {
-                string where = order == 0 ? "earlier in this file" : "in " + other.Path;
+                string where = order == 0 ? "earlier in this file" : "in " + other.ProjectPath;
                 Error(DiagnosticIds.Duplicate, "Type '" + name + "' is already declared in namespace " + _namespace + " (" + where + ")", span);
                 return true;
             }

@@ -41,12 +41,12 @@ internal sealed class LayoutEmitter
             case FieldKind.Enum:
                 return "global::" + Escape.Namespace(ns) + "." + Escape.Identifier(field.EnumName!);
             default:
-                int width = field.Width;
-                return width <= 8 ? "byte" : width <= 16 ? "ushort" : width <= 32 ? "uint" : "ulong";
+                return EnumEmitter.UnderlyingType(field.Width);
         }
     }
 
-    private static int TypeBits(string type) =>
+    /// <summary>The width of a C# unsigned type by name.</summary>
+    public static int TypeBits(string type) =>
         type == "byte" ? 8 : type == "ushort" ? 16 : type == "uint" ? 32 : 64;
 
     /// <summary>A literal of the storage type: an int literal converts implicitly to byte and ushort constants.</summary>
@@ -349,19 +349,21 @@ internal sealed class LayoutEmitter
         return storage == "ulong" ? "new " + _type + "(" + words[0] + ")" : "new " + _type + "((" + storage + ")(" + words[0] + "))";
     }
 
-    private static string? RangeCheck(FieldDecl field, string type)
+    /// <summary>The check a With-method needs on v: none where the parameter's type already bounds it.</summary>
+    private static string? RangeCheck(FieldDecl field, string type) =>
+        field.Kind == FieldKind.Unsigned && field.Width >= TypeBits(type) ? null : OutOfRange(field);
+
+    /// <summary>The condition under which a ulong v does not fit the field; null when every ulong fits.</summary>
+    public static string? OutOfRange(FieldDecl field)
     {
         int width = field.Width;
-        switch (field.Kind)
+        if (field.Kind == FieldKind.Address)
         {
-            case FieldKind.Address:
-                ulong allowed = SubPiece.WidthMask(width) << field.AddressShift;
-                return allowed == ulong.MaxValue ? null : "(v & ~" + Escape.Hex(allowed) + ") != 0UL";
-            case FieldKind.Unsigned:
-                return width >= TypeBits(type) ? null : "v > " + Escape.Hex(SubPiece.WidthMask(width));
-            default:
-                return width >= 64 ? null : "v > " + Escape.Hex(SubPiece.WidthMask(width));
+            ulong allowed = SubPiece.WidthMask(width) << field.AddressShift;
+            return allowed == ulong.MaxValue ? null : "(v & ~" + Escape.Hex(allowed) + ") != 0UL";
         }
+
+        return width >= 64 ? null : "v > " + Escape.Hex(SubPiece.WidthMask(width));
     }
 
     private void EmitApplyWrite(CodeWriter w)

@@ -114,9 +114,13 @@ internal sealed record BlockDecl(
     EquatableArray<RegisterDecl> Registers,
     bool HasErrors);
 
-/// <summary>Everything one hwdef file says, with the problems found by reading it alone.</summary>
+/// <summary>
+/// Everything one hwdef file says, with the problems found by reading it alone. Path locates
+/// diagnostics; ProjectPath (relative to the project) names and orders what is generated.
+/// </summary>
 internal sealed record ParsedFile(
     string Path,
+    string ProjectPath,
     string HintName,
     string? Namespace,
     EquatableArray<EnumDecl> Enums,

@@ -33,7 +33,7 @@ internal sealed class EnumReader : IDeclarationReader
         }
 
         Token nameToken = tokens[1];
-        if (!Lexical.TryParseNumber(valueToken.Text, out ulong value))
+        if (!HwdefNumber.TryParse(valueToken.Text, out ulong value))
         {
             parser.Error(DiagnosticIds.Syntax, "'" + valueToken.Text + "' is not a number", valueToken.Column, valueToken.Text.Length);
             return;

@@ -14,6 +14,7 @@ namespace Driver.Generators.Parsing;
 internal sealed class HwdefParser
 {
     private readonly string _path;
+    private readonly string _projectPath;
     private readonly SourceText _text;
     private readonly List<DiagnosticInfo> _diagnostics = new List<DiagnosticInfo>();
     private readonly List<EnumDecl> _enums = new List<EnumDecl>();
@@ -27,15 +28,17 @@ internal sealed class HwdefParser
     private int _lineIndex;
     private int _lineStart;
 
-    private HwdefParser(string path, SourceText text)
+    private HwdefParser(string path, string projectPath, SourceText text)
     {
         _path = path;
+        _projectPath = projectPath;
         _text = text;
     }
 
-    public static ParsedFile Parse(string path, SourceText text, CancellationToken cancellationToken = default)
+    /// <summary>Diagnostics are located at <paramref name="path"/>; names and order come from <paramref name="projectPath"/>.</summary>
+    public static ParsedFile Parse(string path, string projectPath, SourceText text, CancellationToken cancellationToken = default)
     {
-        var parser = new HwdefParser(path, text);
+        var parser = new HwdefParser(path, projectPath, text);
         return parser.Run(cancellationToken);
     }
 
@@ -67,7 +70,8 @@ internal sealed class HwdefParser
 
         return new ParsedFile(
             _path,
-            HintNames.For(_path),
+            _projectPath,
+            HintNames.For(_projectPath),
             _namespace,
             _enums.ToEquatableArray(),
             _layouts.ToEquatableArray(),
@@ -210,7 +214,7 @@ internal sealed class HwdefParser
         }
 
         Token last = tokens[tokens.Count - 1];
-        if (!Lexical.TryParseNumber(parts[1], out ulong size))
+        if (!HwdefNumber.TryParse(parts[1], out ulong size))
         {
             Error(DiagnosticIds.Syntax, "'" + parts[1] + "' is not a number", last.Column, last.Text.Length);
             _open = new OpenDeclaration(keyword.Text, parts[0], 0, doc, nameSpan, errorsBefore, false);

@@ -90,7 +90,7 @@ internal sealed class LayoutReader : IDeclarationReader
     private void ParseReset(HwdefParser parser, List<Token> tokens)
     {
         Token keyword = tokens[0];
-        if (tokens.Count != 2 || !Lexical.TryParseNumber(tokens[1].Text, out ulong value))
+        if (tokens.Count != 2 || !HwdefNumber.TryParse(tokens[1].Text, out ulong value))
         {
             int column = tokens.Count > 1 ? tokens[1].Column : keyword.Column;
             parser.Error(DiagnosticIds.Syntax, "Expected 'reset NUMBER'", column, tokens[tokens.Count - 1].Column + tokens[tokens.Count - 1].Text.Length - column);
@@ -244,7 +244,7 @@ internal sealed class LayoutReader : IDeclarationReader
             else
             {
                 string shiftText = type.Substring(5);
-                if (!Lexical.TryParseNumber(shiftText, out ulong parsedShift))
+                if (!HwdefNumber.TryParse(shiftText, out ulong parsedShift))
                 {
                     parser.ErrorAt(DiagnosticIds.Syntax, "'" + shiftText + "' in '" + type + "' is not a number", typeSpan);
                     return null;
