@@ -134,15 +134,17 @@ internal sealed class HwdefChecker
                 Error(DiagnosticIds.UnknownType, "'" + field.EnumName + "' is a " + (symbol.Kind == TypeKind.Layout ? "layout" : "block") + ", not an enum", field.TypeSpan);
                 ok = false;
             }
-            else if (symbol.Bits != field.Width && !symbol.HasErrors)
+            else
             {
-                Error(DiagnosticIds.TypeMismatch, "Enum '" + symbol.Name + "' is " + symbol.Bits + " bits wide but field '" + field.Name + "' has " + field.Width, field.TypeSpan);
-                ok = false;
-            }
-            else if (symbol.HasErrors)
-            {
-                // The enum's own errors are reported in its file; the layout waits for them.
-                ok = false;
+                // An enum with errors of its own is still checked against (its width is 0 when
+                // that is what is wrong); it is not emitted, so neither is the layout.
+                if (symbol.Bits > 0 && field.WidthKnown && symbol.Bits != field.Width)
+                {
+                    Error(DiagnosticIds.TypeMismatch, "Enum '" + symbol.Name + "' is " + symbol.Bits + " bits wide but field '" + field.Name + "' has " + field.Width, field.TypeSpan);
+                    ok = false;
+                }
+
+                ok &= !symbol.HasErrors;
             }
         }
 
@@ -159,6 +161,13 @@ internal sealed class HwdefChecker
             if (symbol == null || symbol.Kind != TypeKind.Layout)
             {
                 Error(DiagnosticIds.UnknownType, "Unknown register layout '" + register.LayoutName + "' in namespace " + _namespace, register.LayoutSpan);
+                ok = false;
+                continue;
+            }
+
+            if (symbol.Bits == 0)
+            {
+                // The layout's width is its own error, reported where it is declared.
                 ok = false;
                 continue;
             }
@@ -192,7 +201,9 @@ internal sealed class HwdefChecker
             ulong step = register.Stride * (ulong)i;
             ulong start = register.Offset + step;
             bool overflow = (register.Stride != 0 && step / register.Stride != (ulong)i) || start < register.Offset;
-            if (overflow || start > block.Size || block.Size - start < size)
+            // A block whose size is its own error (0) cannot tell what lies outside it.
+            bool outside = block.Size > 0 && (start > block.Size || block.Size - start < size);
+            if (overflow || outside)
             {
                 return "Register '" + element + "' lies outside block '" + block.Name + "' (size 0x" + block.Size.ToString("x") + ")";
             }

@@ -115,6 +115,10 @@ internal sealed class BlockReader : IDeclarationReader
         _registers.Add(register);
     }
 
+    public void SkipUnreadableLine()
+    {
+    }
+
     public void Finish(HwdefParser parser, int errorsBefore)
     {
         bool hasErrors = !_valid || parser.ErrorCount != errorsBefore;

@@ -85,6 +85,7 @@ internal sealed class HwdefParser
         if (unterminated >= 0)
         {
             Error(DiagnosticIds.Syntax, "Unterminated string", unterminated, line.Length - unterminated);
+            _open?.SkipUnreadableLine();
             return;
         }
 
@@ -209,7 +210,12 @@ internal sealed class HwdefParser
         if (parts.Length != 2 || !Lexical.IsIdentifier(parts[0]))
         {
             Error(DiagnosticIds.Syntax, "Expected '" + keyword.Text + " NAME : " + (keyword.Text == "block" ? "SIZE" : "BITS") + "'", keyword.Column, line.Length - keyword.Column);
-            _open = new OpenDeclaration(keyword.Text, string.Empty, 0, doc, Span(keyword.Column, keyword.Text.Length), errorsBefore, false);
+
+            // The name is kept when it can be read, so that the lines using it do not also fail.
+            string name = tokens.Count > 1 ? tokens[1].Text.Split(':')[0] : string.Empty;
+            bool named = Lexical.IsIdentifier(name);
+            SourceSpan span = named ? Span(nameColumn, name.Length) : Span(keyword.Column, keyword.Text.Length);
+            _open = new OpenDeclaration(keyword.Text, named ? name : string.Empty, 0, doc, span, errorsBefore, false);
             return;
         }
 
@@ -324,6 +330,8 @@ internal sealed class HwdefParser
 
         public void ParseMember(HwdefParser parser, List<Token> tokens, string? doc, string line) =>
             _reader.ParseLine(parser, tokens, doc, line);
+
+        public void SkipUnreadableLine() => _reader.SkipUnreadableLine();
 
         public void Finish(HwdefParser parser) => _reader.Finish(parser, _errorsBefore);
     }
