@@ -167,17 +167,7 @@ internal sealed class LayoutEmitter
 
         w.Line();
         w.Line("/// <summary>Wraps " + _words + " words, word 0 holding bits 63:0.</summary>");
-        w.Open("public " + _type + "(global::System.ReadOnlySpan<ulong> words)");
-        w.Open("if (words.Length != Words)");
-        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + " takes exactly \" + Words + \" words, not \" + words.Length, nameof(words));");
-        w.Close();
-        w.Line();
-        for (int i = 0; i < _words; i++)
-        {
-            w.Line("__w" + i + " = words[" + i + "];");
-        }
-
-        w.Close();
+        EmitWordCopy(w, "public " + _type + "(global::System.ReadOnlySpan<ulong> words)", "words.Length != Words", " takes exactly \" + Words + \" words, not \" + words.Length, nameof(words)", i => "__w" + i + " = words[" + i + "];");
         w.Line();
         w.Open("private " + _type + "(" + parameters + ")");
         for (int i = 0; i < _words; i++)
@@ -198,17 +188,7 @@ internal sealed class LayoutEmitter
         w.Close(";");
         w.Line();
         w.Line("/// <summary>Copies the words into <paramref name=\"destination\"/>, word 0 first.</summary>");
-        w.Open("public void CopyTo(global::System.Span<ulong> destination)");
-        w.Open("if (destination.Length < Words)");
-        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + " needs room for \" + Words + \" words\", nameof(destination));");
-        w.Close();
-        w.Line();
-        for (int i = 0; i < _words; i++)
-        {
-            w.Line("destination[" + i + "] = __w" + i + ";");
-        }
-
-        w.Close();
+        EmitWordCopy(w, "public void CopyTo(global::System.Span<ulong> destination)", "destination.Length < Words", " needs room for \" + Words + \" words\", nameof(destination)", i => "destination[" + i + "] = __w" + i + ";");
         w.Line();
         var checks = new List<string>();
         for (int i = 0; i < _words; i++)
@@ -228,6 +208,22 @@ internal sealed class LayoutEmitter
 
         w.Line("/// <summary>True when every res0 bit is clear and every res1 bit is set.</summary>");
         w.Line("public bool IsValid => " + (checks.Count == 0 ? "true" : string.Join(" && ", checks)) + ";");
+    }
+
+    /// <summary>A method that refuses a span of the wrong length with an ArgumentException, then copies word by word.</summary>
+    private void EmitWordCopy(CodeWriter w, string signature, string badLength, string messageTail, System.Func<int, string> copy)
+    {
+        w.Open(signature);
+        w.Open("if (" + badLength + ")");
+        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + messageTail + ");");
+        w.Close();
+        w.Line();
+        for (int i = 0; i < _words; i++)
+        {
+            w.Line(copy(i));
+        }
+
+        w.Close();
     }
 
     private void EmitField(CodeWriter w, FieldDecl field)
