@@ -26,9 +26,18 @@ public sealed class HwdefGenerator : IIncrementalGenerator
         context.RegisterPostInitializationOutput(static post =>
             post.AddSource(SupportSource.HintName, SourceText.From(SupportSource.Text, System.Text.Encoding.UTF8)));
 
+        // Names are derived from the path relative to the project, never from where the checkout lives.
+        IncrementalValueProvider<string?> projectDir = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => options.GlobalOptions.TryGetValue(ProjectPath.ProjectDirOption, out string? dir) ? dir : null);
+
         IncrementalValuesProvider<ParsedFile> files = context.AdditionalTextsProvider
             .Where(static text => text.Path.EndsWith(".hwdef", System.StringComparison.OrdinalIgnoreCase))
-            .Select(static (text, cancellationToken) => HwdefParser.Parse(text.Path, text.GetText(cancellationToken) ?? SourceText.From(string.Empty), cancellationToken))
+            .Combine(projectDir)
+            .Select(static (pair, cancellationToken) => HwdefParser.Parse(
+                pair.Left.Path,
+                ProjectPath.Relative(pair.Left.Path, pair.Right),
+                pair.Left.GetText(cancellationToken) ?? SourceText.From(string.Empty),
+                cancellationToken))
             .WithTrackingName(ParseStep);
 
         IncrementalValueProvider<SymbolTable> symbols = files
@@ -43,6 +52,15 @@ public sealed class HwdefGenerator : IIncrementalGenerator
             .WithTrackingName(OutputStep);
 
         context.RegisterSourceOutput(outputs, static (production, output) => Produce(production, output));
+
+        // The catalog's index names every file's part, so that finding them takes no reflection.
+        IncrementalValueProvider<EquatableArray<string>> parts = outputs
+            .Where(static output => output.CatalogPart != null)
+            .Select(static (output, _) => output.CatalogPart!)
+            .Collect()
+            .Select(static (names, _) => names.ToEquatableArray());
+        context.RegisterSourceOutput(parts, static (production, names) =>
+            production.AddSource(CatalogEmitter.IndexHintName, SourceText.From(CatalogEmitter.Index(names), System.Text.Encoding.UTF8)));
     }
 
     private static void Produce(SourceProductionContext production, FileOutput output)

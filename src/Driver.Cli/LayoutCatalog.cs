@@ -10,7 +10,7 @@ internal static class LayoutCatalog
     /// <summary>By simple name (AmdV1Pte) or full name (Driver.Hw.AmdIommu.AmdV1Pte); a unique case-insensitive match is accepted.</summary>
     public static HwdefLayoutInfo Find(string name)
     {
-        HwdefLayoutInfo[] exact = All.Where(l => l.Name == name || l.Type.FullName == name).ToArray();
+        HwdefLayoutInfo[] exact = All.Where(l => l.Name == name || l.FullName == name).ToArray();
         if (exact.Length == 1)
         {
             return exact[0];
@@ -18,7 +18,7 @@ internal static class LayoutCatalog
 
         if (exact.Length > 1)
         {
-            throw new UsageException("layout '" + name + "' is ambiguous: " + string.Join(", ", exact.Select(l => l.Type.FullName)) + "; give the full name");
+            throw new UsageException("layout '" + name + "' is ambiguous: " + string.Join(", ", exact.Select(l => l.FullName)) + "; give the full name");
         }
 
         HwdefLayoutInfo[] folded = All.Where(l => string.Equals(l.Name, name, StringComparison.OrdinalIgnoreCase)).ToArray();

@@ -250,7 +250,8 @@ public sealed class DiagnosticTests
     public void A_file_whose_declarations_all_have_errors_emits_nothing()
     {
         GeneratorRun run = GeneratorHarness.Run(Head + "layout L : 8\n  9 A bool\n  7:0 ign\nend\n");
-        run.Sources.Select(s => s.HintName).ShouldBe(new[] { "Hwdef.Runtime.g.cs" });
+        run.Sources.Select(s => s.HintName).ShouldBe(new[] { "Hwdef.Runtime.g.cs", "Hwdef.Catalog.g.cs" }, ignoreOrder: true);
+        run.Source("Hwdef.Catalog").ShouldNotContain("Layouts_");
     }
 
     [Fact]
@@ -284,7 +285,8 @@ public sealed class DiagnosticTests
     public void A_file_without_namespace_emits_nothing()
     {
         GeneratorRun run = GeneratorHarness.Run("layout L : 8\n  7:0 ign\nend\n");
-        run.Sources.Select(s => s.HintName).ShouldBe(new[] { "Hwdef.Runtime.g.cs" });
+        run.Sources.Select(s => s.HintName).ShouldBe(new[] { "Hwdef.Runtime.g.cs", "Hwdef.Catalog.g.cs" }, ignoreOrder: true);
+        run.Source("Hwdef.Catalog").ShouldNotContain("Layouts_");
     }
 
     [Fact]

@@ -75,7 +75,7 @@ public sealed class EnumBlockAndAccessTests
         run.HwdefDiagnostics.ShouldBeEmpty();
         run.CompileErrors.ShouldBeEmpty();
         run.Source("regs.").ShouldContain("public global::T.Hw.Mode M =>");
-        run.Sources.Length.ShouldBe(3);
+        run.Sources.Length.ShouldBe(4);
     }
 
     private const string Registers = """

@@ -17,6 +17,23 @@ internal sealed class HwdefText(string path, string text) : AdditionalText
     public override SourceText GetText(CancellationToken cancellationToken = default) => _text;
 }
 
+/// <summary>The MSBuild properties a project hands to analyzers (build_property.*), as the .NET SDK writes them.</summary>
+internal sealed class ProjectOptions(IReadOnlyDictionary<string, string> global) : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptionsProvider
+{
+    private static readonly Options None = new(new Dictionary<string, string>());
+
+    public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GlobalOptions { get; } = new Options(global);
+
+    public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(SyntaxTree tree) => None;
+
+    public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(AdditionalText textFile) => None;
+
+    private sealed class Options(IReadOnlyDictionary<string, string> values) : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions
+    {
+        public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) => values.TryGetValue(key, out value);
+    }
+}
+
 /// <summary>What one generator run produced.</summary>
 internal sealed record GeneratorRun(
     ImmutableArray<Diagnostic> Diagnostics,
@@ -80,9 +97,19 @@ internal static class GeneratorHarness
     /// <summary>Runs the generator over one hwdef text (at "test.hwdef") plus optional C# code.</summary>
     public static GeneratorRun Run(string hwdef, params string[] code) => Run(new[] { ("test.hwdef", hwdef) }, code);
 
-    public static GeneratorRun Run((string Path, string Text)[] files, params string[] code)
+    public static GeneratorRun Run((string Path, string Text)[] files, params string[] code) => Run(Driver(), files, code);
+
+    /// <summary>Runs the generator as MSBuild would for a project in <paramref name="projectDir"/> (build_property.ProjectDir).</summary>
+    public static GeneratorRun RunInProject(string projectDir, (string Path, string Text)[] files) =>
+        Run(
+            CSharpGeneratorDriver.Create(
+                new[] { new HwdefGenerator().AsSourceGenerator() },
+                optionsProvider: new ProjectOptions(new Dictionary<string, string> { ["build_property.ProjectDir"] = projectDir })),
+            files);
+
+    private static GeneratorRun Run(GeneratorDriver start, (string Path, string Text)[] files, params string[] code)
     {
-        GeneratorDriver driver = Driver().AddAdditionalTexts(files.Select(f => (AdditionalText)new HwdefText(f.Path, f.Text)).ToImmutableArray());
+        GeneratorDriver driver = start.AddAdditionalTexts(files.Select(f => (AdditionalText)new HwdefText(f.Path, f.Text)).ToImmutableArray());
         driver = driver.RunGeneratorsAndUpdateCompilation(Compilation(code), out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         GeneratorDriverRunResult result = driver.GetRunResult();
         return new GeneratorRun(diagnostics, result.Results.Single().GeneratedSources, output, driver);

@@ -85,6 +85,6 @@ public sealed class IncrementalTests
             .RunGenerators(GeneratorHarness.Compilation());
         GeneratorRunResult result = driver.GetRunResult().Results.Single();
         result.Diagnostics.ShouldBeEmpty();
-        result.GeneratedSources.Length.ShouldBe(2);
+        result.GeneratedSources.Length.ShouldBe(3);
     }
 }

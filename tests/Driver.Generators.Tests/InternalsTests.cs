@@ -21,7 +21,7 @@ public sealed class InternalsTests
     [InlineData("09", 9UL)]
     public void Numbers_parse(string text, ulong expected)
     {
-        Lexical.TryParseNumber(text, out ulong value).ShouldBeTrue();
+        HwdefNumber.TryParse(text, out ulong value).ShouldBeTrue();
         value.ShouldBe(expected);
     }
 
@@ -43,7 +43,7 @@ public sealed class InternalsTests
     [InlineData("99999999999999999999")]
     public void Bad_numbers_are_refused(string text)
     {
-        Lexical.TryParseNumber(text, out ulong value).ShouldBeFalse();
+        HwdefNumber.TryParse(text, out ulong value).ShouldBeFalse();
         value.ShouldBe(0UL);
     }
 
@@ -137,7 +137,7 @@ public sealed class InternalsTests
     public void Field_width_and_lowest_bit_cover_all_pieces()
     {
         var field = new FieldDecl("F", new[] { new BitRange(60, 58), new BitRange(95, 80), new BitRange(20, 10) }.ToEquatableArray(),
-            FieldKind.Unsigned, null, 0, "u", FieldAccess.ReadWrite, null, default, default);
+            FieldKind.Unsigned, null, 0, "u", FieldAccess.ReadWrite, null, default, default, true);
         field.Width.ShouldBe(3 + 16 + 11);
         field.LowestBit.ShouldBe(10);
     }

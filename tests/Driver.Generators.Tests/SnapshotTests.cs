@@ -30,9 +30,10 @@ public sealed class SnapshotTests
         GeneratorRun run = GeneratorHarness.Run(new[] { ("Snapshots/sample.hwdef", File.ReadAllText(Path.Combine(Folder(), "sample.hwdef"))) });
         run.Diagnostics.ShouldBeEmpty();
         run.CompileErrors.ShouldBeEmpty();
-        run.Sources.Select(s => s.HintName).ShouldBe(new[] { "Hwdef.Runtime.g.cs", "sample.1ad64c13.g.cs" }, ignoreOrder: true);
+        run.Sources.Select(s => s.HintName).ShouldBe(new[] { "Hwdef.Runtime.g.cs", "Hwdef.Catalog.g.cs", "sample.1ad64c13.g.cs" }, ignoreOrder: true);
         Match("sample.g.cs.expected", run.Source("sample."));
         Match("Hwdef.Runtime.g.cs.expected", run.Source("Hwdef.Runtime"));
+        Match("Hwdef.Catalog.g.cs.expected", run.Source("Hwdef.Catalog"));
     }
 
     /// <summary>Every case of <see cref="DiagnosticTests"/>, with the full message and span of each diagnostic.</summary>

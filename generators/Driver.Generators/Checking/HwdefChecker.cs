@@ -33,7 +33,7 @@ internal sealed class HwdefChecker
     {
         if (file.Namespace == null)
         {
-            return new FileOutput(file.HintName, null, file.Diagnostics);
+            return new FileOutput(file.HintName, null, null, file.Diagnostics);
         }
 
         return new HwdefChecker(file, symbols, file.Namespace).Run();
@@ -41,7 +41,7 @@ internal sealed class HwdefChecker
 
     private FileOutput Run()
     {
-        var emitter = new FileEmitter(_file.HintName, _namespace);
+        var emitter = new FileEmitter(_file.HintName, _namespace, name => Find(name)?.Members ?? EquatableArray<EnumMemberDecl>.Empty);
         foreach (EnumDecl e in _file.Enums)
         {
             if (!IsDuplicate(e.Name, e.NameSpan) && !e.HasErrors)
@@ -74,7 +74,7 @@ internal sealed class HwdefChecker
             .OrderBy(d => d.Span.Start)
             .ThenBy(d => d.Id, System.StringComparer.Ordinal)
             .ToList();
-        return new FileOutput(_file.HintName, emitter.IsEmpty ? null : emitter.ToString(), ordered.ToEquatableArray());
+        return new FileOutput(_file.HintName, emitter.IsEmpty ? null : emitter.ToString(), emitter.CatalogPart, ordered.ToEquatableArray());
     }
 
     /// <summary>A type is a duplicate when the same name comes earlier in its namespace (files by path, then by position).</summary>
@@ -88,10 +88,10 @@ internal sealed class HwdefChecker
                 continue;
             }
 
-            int order = string.CompareOrdinal(other.Path, _file.Path);
+            int order = string.CompareOrdinal(other.ProjectPath, _file.ProjectPath);
             if (order < 0 || (order == 0 && other.Ordinal < ordinal))
             {
-                string where = order == 0 ? "earlier in this file" : "in " + other.Path;
+                string where = order == 0 ? "earlier in this file" : "in " + other.ProjectPath;
                 Error(DiagnosticIds.Duplicate, "Type '" + name + "' is already declared in namespace " + _namespace + " (" + where + ")", span);
                 return true;
             }
@@ -134,15 +134,17 @@ internal sealed class HwdefChecker
                 Error(DiagnosticIds.UnknownType, "'" + field.EnumName + "' is a " + (symbol.Kind == TypeKind.Layout ? "layout" : "block") + ", not an enum", field.TypeSpan);
                 ok = false;
             }
-            else if (symbol.Bits != field.Width && !symbol.HasErrors)
+            else
             {
-                Error(DiagnosticIds.TypeMismatch, "Enum '" + symbol.Name + "' is " + symbol.Bits + " bits wide but field '" + field.Name + "' has " + field.Width, field.TypeSpan);
-                ok = false;
-            }
-            else if (symbol.HasErrors)
-            {
-                // The enum's own errors are reported in its file; the layout waits for them.
-                ok = false;
+                // An enum with errors of its own is still checked against (its width is 0 when
+                // that is what is wrong); it is not emitted, so neither is the layout.
+                if (symbol.Bits > 0 && field.WidthKnown && symbol.Bits != field.Width)
+                {
+                    Error(DiagnosticIds.TypeMismatch, "Enum '" + symbol.Name + "' is " + symbol.Bits + " bits wide but field '" + field.Name + "' has " + field.Width, field.TypeSpan);
+                    ok = false;
+                }
+
+                ok &= !symbol.HasErrors;
             }
         }
 
@@ -159,6 +161,13 @@ internal sealed class HwdefChecker
             if (symbol == null || symbol.Kind != TypeKind.Layout)
             {
                 Error(DiagnosticIds.UnknownType, "Unknown register layout '" + register.LayoutName + "' in namespace " + _namespace, register.LayoutSpan);
+                ok = false;
+                continue;
+            }
+
+            if (symbol.Bits == 0)
+            {
+                // The layout's width is its own error, reported where it is declared.
                 ok = false;
                 continue;
             }
@@ -192,7 +201,9 @@ internal sealed class HwdefChecker
             ulong step = register.Stride * (ulong)i;
             ulong start = register.Offset + step;
             bool overflow = (register.Stride != 0 && step / register.Stride != (ulong)i) || start < register.Offset;
-            if (overflow || start > block.Size || block.Size - start < size)
+            // A block whose size is its own error (0) cannot tell what lies outside it.
+            bool outside = block.Size > 0 && (start > block.Size || block.Size - start < size);
+            if (overflow || outside)
             {
                 return "Register '" + element + "' lies outside block '" + block.Name + "' (size 0x" + block.Size.ToString("x") + ")";
             }

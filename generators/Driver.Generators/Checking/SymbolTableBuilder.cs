@@ -21,17 +21,17 @@ internal static class SymbolTableBuilder
         {
             // Member docs are left out: only names and values matter to other files.
             EquatableArray<EnumMemberDecl> members = e.Members.Select(m => new EnumMemberDecl(m.Name, m.Value, null)).ToEquatableArray();
-            declared.Add((e.NameSpan.Start, new TypeSymbol(ns, e.Name, TypeKind.Enum, e.Bits, file.Path, 0, members, e.HasErrors)));
+            declared.Add((e.NameSpan.Start, new TypeSymbol(ns, e.Name, TypeKind.Enum, e.Bits, file.ProjectPath, 0, members, e.HasErrors)));
         }
 
         foreach (LayoutDecl l in file.Layouts)
         {
-            declared.Add((l.NameSpan.Start, new TypeSymbol(ns, l.Name, TypeKind.Layout, l.Bits, file.Path, 0, EquatableArray<EnumMemberDecl>.Empty, l.HasErrors)));
+            declared.Add((l.NameSpan.Start, new TypeSymbol(ns, l.Name, TypeKind.Layout, l.Bits, file.ProjectPath, 0, EquatableArray<EnumMemberDecl>.Empty, l.HasErrors)));
         }
 
         foreach (BlockDecl b in file.Blocks)
         {
-            declared.Add((b.NameSpan.Start, new TypeSymbol(ns, b.Name, TypeKind.Block, 0, file.Path, 0, EquatableArray<EnumMemberDecl>.Empty, b.HasErrors)));
+            declared.Add((b.NameSpan.Start, new TypeSymbol(ns, b.Name, TypeKind.Block, 0, file.ProjectPath, 0, EquatableArray<EnumMemberDecl>.Empty, b.HasErrors)));
         }
 
         // The ordinal is the rank in the file, not the offset, so that moving text does not change the table.
@@ -55,7 +55,7 @@ internal static class SymbolTableBuilder
     {
         IEnumerable<TypeSymbol> all = perFile.SelectMany(symbols => symbols.Items);
         return new SymbolTable(all
-            .OrderBy(s => s.Path, System.StringComparer.Ordinal)
+            .OrderBy(s => s.ProjectPath, System.StringComparer.Ordinal)
             .ThenBy(s => s.Ordinal)
             .ToEquatableArray());
     }

@@ -8,15 +8,21 @@ internal sealed class FileEmitter
 {
     private readonly string _hintName;
     private readonly string _namespace;
+    private readonly System.Func<string, EquatableArray<EnumMemberDecl>> _membersOf;
     private readonly List<EnumDecl> _enums = new List<EnumDecl>();
     private readonly List<LayoutDecl> _layouts = new List<LayoutDecl>();
     private readonly List<BlockDecl> _blocks = new List<BlockDecl>();
 
-    public FileEmitter(string hintName, string ns)
+    /// <summary>membersOf gives the members of an enum of the namespace, declared in any file.</summary>
+    public FileEmitter(string hintName, string ns, System.Func<string, EquatableArray<EnumMemberDecl>> membersOf)
     {
         _hintName = hintName;
         _namespace = ns;
+        _membersOf = membersOf;
     }
+
+    /// <summary>The name of this file's part of the layout catalog; null when it emits no layout.</summary>
+    public string? CatalogPart => _layouts.Count == 0 ? null : CatalogEmitter.PartName(_hintName);
 
     public bool IsEmpty => _enums.Count == 0 && _layouts.Count == 0 && _blocks.Count == 0;
 
@@ -75,7 +81,7 @@ internal sealed class FileEmitter
             w.Line();
             w.Open("namespace Hwdef.Runtime");
             w.Open("internal static partial class HwdefCatalog");
-            CatalogEmitter.Emit(w, CatalogEmitter.PartName(_hintName), _namespace, _layouts);
+            CatalogEmitter.Emit(w, CatalogPart!, _namespace, _layouts, _membersOf);
             w.Close();
             w.Close();
         }

@@ -41,12 +41,12 @@ internal sealed class LayoutEmitter
             case FieldKind.Enum:
                 return "global::" + Escape.Namespace(ns) + "." + Escape.Identifier(field.EnumName!);
             default:
-                int width = field.Width;
-                return width <= 8 ? "byte" : width <= 16 ? "ushort" : width <= 32 ? "uint" : "ulong";
+                return EnumEmitter.UnderlyingType(field.Width);
         }
     }
 
-    private static int TypeBits(string type) =>
+    /// <summary>The width of a C# unsigned type by name.</summary>
+    public static int TypeBits(string type) =>
         type == "byte" ? 8 : type == "ushort" ? 16 : type == "uint" ? 32 : 64;
 
     /// <summary>A literal of the storage type: an int literal converts implicitly to byte and ushort constants.</summary>
@@ -167,17 +167,7 @@ internal sealed class LayoutEmitter
 
         w.Line();
         w.Line("/// <summary>Wraps " + _words + " words, word 0 holding bits 63:0.</summary>");
-        w.Open("public " + _type + "(global::System.ReadOnlySpan<ulong> words)");
-        w.Open("if (words.Length != Words)");
-        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + " takes exactly \" + Words + \" words, not \" + words.Length, nameof(words));");
-        w.Close();
-        w.Line();
-        for (int i = 0; i < _words; i++)
-        {
-            w.Line("__w" + i + " = words[" + i + "];");
-        }
-
-        w.Close();
+        EmitWordCopy(w, "public " + _type + "(global::System.ReadOnlySpan<ulong> words)", "words.Length != Words", " takes exactly \" + Words + \" words, not \" + words.Length, nameof(words)", i => "__w" + i + " = words[" + i + "];");
         w.Line();
         w.Open("private " + _type + "(" + parameters + ")");
         for (int i = 0; i < _words; i++)
@@ -198,17 +188,7 @@ internal sealed class LayoutEmitter
         w.Close(";");
         w.Line();
         w.Line("/// <summary>Copies the words into <paramref name=\"destination\"/>, word 0 first.</summary>");
-        w.Open("public void CopyTo(global::System.Span<ulong> destination)");
-        w.Open("if (destination.Length < Words)");
-        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + " needs room for \" + Words + \" words\", nameof(destination));");
-        w.Close();
-        w.Line();
-        for (int i = 0; i < _words; i++)
-        {
-            w.Line("destination[" + i + "] = __w" + i + ";");
-        }
-
-        w.Close();
+        EmitWordCopy(w, "public void CopyTo(global::System.Span<ulong> destination)", "destination.Length < Words", " needs room for \" + Words + \" words\", nameof(destination)", i => "destination[" + i + "] = __w" + i + ";");
         w.Line();
         var checks = new List<string>();
         for (int i = 0; i < _words; i++)
@@ -228,6 +208,22 @@ internal sealed class LayoutEmitter
 
         w.Line("/// <summary>True when every res0 bit is clear and every res1 bit is set.</summary>");
         w.Line("public bool IsValid => " + (checks.Count == 0 ? "true" : string.Join(" && ", checks)) + ";");
+    }
+
+    /// <summary>A method that refuses a span of the wrong length with an ArgumentException, then copies word by word.</summary>
+    private void EmitWordCopy(CodeWriter w, string signature, string badLength, string messageTail, System.Func<int, string> copy)
+    {
+        w.Open(signature);
+        w.Open("if (" + badLength + ")");
+        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + messageTail + ");");
+        w.Close();
+        w.Line();
+        for (int i = 0; i < _words; i++)
+        {
+            w.Line(copy(i));
+        }
+
+        w.Close();
     }
 
     private void EmitField(CodeWriter w, FieldDecl field)
@@ -349,19 +345,21 @@ internal sealed class LayoutEmitter
         return storage == "ulong" ? "new " + _type + "(" + words[0] + ")" : "new " + _type + "((" + storage + ")(" + words[0] + "))";
     }
 
-    private static string? RangeCheck(FieldDecl field, string type)
+    /// <summary>The check a With-method needs on v: none where the parameter's type already bounds it.</summary>
+    private static string? RangeCheck(FieldDecl field, string type) =>
+        field.Kind == FieldKind.Unsigned && field.Width >= TypeBits(type) ? null : OutOfRange(field);
+
+    /// <summary>The condition under which a ulong v does not fit the field; null when every ulong fits.</summary>
+    public static string? OutOfRange(FieldDecl field)
     {
         int width = field.Width;
-        switch (field.Kind)
+        if (field.Kind == FieldKind.Address)
         {
-            case FieldKind.Address:
-                ulong allowed = SubPiece.WidthMask(width) << field.AddressShift;
-                return allowed == ulong.MaxValue ? null : "(v & ~" + Escape.Hex(allowed) + ") != 0UL";
-            case FieldKind.Unsigned:
-                return width >= TypeBits(type) ? null : "v > " + Escape.Hex(SubPiece.WidthMask(width));
-            default:
-                return width >= 64 ? null : "v > " + Escape.Hex(SubPiece.WidthMask(width));
+            ulong allowed = SubPiece.WidthMask(width) << field.AddressShift;
+            return allowed == ulong.MaxValue ? null : "(v & ~" + Escape.Hex(allowed) + ") != 0UL";
         }
+
+        return width >= 64 ? null : "v > " + Escape.Hex(SubPiece.WidthMask(width));
     }
 
     private void EmitApplyWrite(CodeWriter w)

@@ -30,16 +30,52 @@ namespace Hwdef.Runtime
     {
     }
 
-    /// <summary>A field of a layout, as its hwdef line states it.</summary>
+    /// <summary>Reads a field out of a layout's words (word 0 first): bool as 0 or 1, an enum as its number.</summary>
+    internal delegate ulong HwdefFieldGetter(global::System.ReadOnlySpan<ulong> words);
+
+    /// <summary>Writes a field into a layout's words; false, with the words unchanged, when the value does not fit the field.</summary>
+    internal delegate bool HwdefFieldSetter(global::System.Span<ulong> words, ulong value);
+
+    /// <summary>The canonical decoding (the layout's ToString()) of a layout's words.</summary>
+    internal delegate string HwdefLayoutDecoder(global::System.ReadOnlySpan<ulong> words);
+
+    /// <summary>What a field's TYPE is in its hwdef line.</summary>
+    internal enum HwdefFieldKind
+    {
+        Bool,
+        Unsigned,
+        Address,
+        Enum,
+    }
+
+    /// <summary>A member of the enum an enum-typed field uses.</summary>
+    internal sealed class HwdefEnumMember
+    {
+        public HwdefEnumMember(string name, ulong value)
+        {
+            Name = name;
+            Value = value;
+        }
+
+        public string Name { get; }
+        public ulong Value { get; }
+    }
+
+    /// <summary>A field of a layout, as its hwdef line states it, with typed access to it in raw words.</summary>
     internal sealed class HwdefFieldInfo
     {
-        public HwdefFieldInfo(string name, string range, string type, string access, string? doc)
+        public HwdefFieldInfo(string name, string range, string type, string access, string? doc, HwdefFieldKind kind, int typeBits, HwdefEnumMember[] members, HwdefFieldGetter get, HwdefFieldSetter set)
         {
             Name = name;
             Range = range;
             Type = type;
             Access = access;
             Doc = doc;
+            Kind = kind;
+            TypeBits = typeBits;
+            Members = members;
+            Get = get;
+            Set = set;
         }
 
         public string Name { get; }
@@ -47,50 +83,57 @@ namespace Hwdef.Runtime
         public string Type { get; }
         public string Access { get; }
         public string? Doc { get; }
+        public HwdefFieldKind Kind { get; }
+
+        /// <summary>The width of the property's C# type: 1 for bool, else 8, 16, 32 or 64.</summary>
+        public int TypeBits { get; }
+
+        /// <summary>An enum field's members by value (as Enum.GetNames lists them); empty for other fields.</summary>
+        public global::System.Collections.Generic.IReadOnlyList<HwdefEnumMember> Members { get; }
+        public HwdefFieldGetter Get { get; }
+        public HwdefFieldSetter Set { get; }
     }
 
-    /// <summary>A generated layout: its type, width, fields, and conversion from and to 64-bit words.</summary>
+    /// <summary>A generated layout: its names, width, fields, and decoding of its words.</summary>
     internal sealed class HwdefLayoutInfo
     {
-        public HwdefLayoutInfo(global::System.Type type, int bits, string? doc, HwdefFieldInfo[] fields, global::System.Func<ulong[], object> fromWords, global::System.Func<object, ulong[]> toWords)
+        public HwdefLayoutInfo(string name, string fullName, int bits, string? doc, HwdefFieldInfo[] fields, HwdefLayoutDecoder decode)
         {
-            Type = type;
+            Name = name;
+            FullName = fullName;
             Bits = bits;
             Doc = doc;
             Fields = fields;
-            FromWords = fromWords;
-            ToWords = toWords;
+            Decode = decode;
         }
 
-        public global::System.Type Type { get; }
-        public string Name => Type.Name;
+        public string Name { get; }
+        public string FullName { get; }
         public int Bits { get; }
         public int WordCount => (Bits + 63) / 64;
         public string? Doc { get; }
+
+        /// <summary>By lowest bit, as ToString() lists them.</summary>
         public global::System.Collections.Generic.IReadOnlyList<HwdefFieldInfo> Fields { get; }
-        public global::System.Func<ulong[], object> FromWords { get; }
-        public global::System.Func<object, ulong[]> ToWords { get; }
+        public HwdefLayoutDecoder Decode { get; }
     }
 
-    /// <summary>Every layout of this assembly; each hwdef file adds a Layouts_* part.</summary>
+    /// <summary>Every layout of this assembly, by full name: each hwdef file adds a part, and the generated index lists the parts.</summary>
     internal static partial class HwdefCatalog
     {
         private static global::System.Collections.Generic.IReadOnlyList<HwdefLayoutInfo>? s_layouts;
 
-        public static global::System.Collections.Generic.IReadOnlyList<HwdefLayoutInfo> Layouts => s_layouts ??= Collect();
+        public static global::System.Collections.Generic.IReadOnlyList<HwdefLayoutInfo> Layouts => s_layouts ??= Sorted(Parts());
 
-        private static HwdefLayoutInfo[] Collect()
+        private static HwdefLayoutInfo[] Sorted(HwdefLayoutInfo[][] parts)
         {
             var all = new global::System.Collections.Generic.List<HwdefLayoutInfo>();
-            foreach (global::System.Reflection.MethodInfo part in typeof(HwdefCatalog).GetMethods(global::System.Reflection.BindingFlags.NonPublic | global::System.Reflection.BindingFlags.Static))
+            foreach (HwdefLayoutInfo[] part in parts)
             {
-                if (part.Name.StartsWith(""Layouts_"", global::System.StringComparison.Ordinal))
-                {
-                    all.AddRange((HwdefLayoutInfo[])part.Invoke(null, null)!);
-                }
+                all.AddRange(part);
             }
 
-            all.Sort((a, b) => string.CompareOrdinal(a.Type.FullName, b.Type.FullName));
+            all.Sort((a, b) => string.CompareOrdinal(a.FullName, b.FullName));
             return all.ToArray();
         }
     }

@@ -31,7 +31,11 @@ internal enum ReservedKind
     Ignored,
 }
 
-/// <summary>A named field: its pieces from the least significant piece of the value upwards.</summary>
+/// <summary>
+/// A named field: its pieces from the least significant piece of the value upwards. A field
+/// with errors is kept (its layout is then not emitted) so that what it refers to is still
+/// checked; WidthKnown is false when a piece has H &lt; L.
+/// </summary>
 internal sealed record FieldDecl(
     string Name,
     EquatableArray<BitRange> Pieces,
@@ -42,7 +46,8 @@ internal sealed record FieldDecl(
     FieldAccess Access,
     string? Doc,
     SourceSpan NameSpan,
-    SourceSpan TypeSpan)
+    SourceSpan TypeSpan,
+    bool WidthKnown)
 {
     public int Width
     {
@@ -114,9 +119,13 @@ internal sealed record BlockDecl(
     EquatableArray<RegisterDecl> Registers,
     bool HasErrors);
 
-/// <summary>Everything one hwdef file says, with the problems found by reading it alone.</summary>
+/// <summary>
+/// Everything one hwdef file says, with the problems found by reading it alone. Path locates
+/// diagnostics; ProjectPath (relative to the project) names and orders what is generated.
+/// </summary>
 internal sealed record ParsedFile(
     string Path,
+    string ProjectPath,
     string HintName,
     string? Namespace,
     EquatableArray<EnumDecl> Enums,

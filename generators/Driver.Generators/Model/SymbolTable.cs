@@ -16,12 +16,15 @@ internal sealed record TypeSymbol(
     string Name,
     TypeKind Kind,
     int Bits,
-    string Path,
+    string ProjectPath,
     int Ordinal,
     EquatableArray<EnumMemberDecl> Members,
     bool HasErrors);
 
 internal sealed record SymbolTable(EquatableArray<TypeSymbol> Types);
 
-/// <summary>The result for one hwdef file: its generated source (null when nothing is emitted) and its diagnostics.</summary>
-internal sealed record FileOutput(string HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>
+/// The result for one hwdef file: its generated source (null when nothing is emitted), the name
+/// of its part of the layout catalog (null when it emits no layout), and its diagnostics.
+/// </summary>
+internal sealed record FileOutput(string HintName, string? Source, string? CatalogPart, EquatableArray<DiagnosticInfo> Diagnostics);

@@ -38,7 +38,7 @@ internal sealed class BlockReader : IDeclarationReader
             return;
         }
 
-        if (!Lexical.TryParseNumber(offsetToken.Text, out ulong offset))
+        if (!HwdefNumber.TryParse(offsetToken.Text, out ulong offset))
         {
             parser.Error(DiagnosticIds.Syntax, "'" + offsetToken.Text + "' is not a number", offsetToken.Column, offsetToken.Text.Length);
             return;
@@ -59,13 +59,13 @@ internal sealed class BlockReader : IDeclarationReader
         if (bracket >= 0)
         {
             if (!layoutName.EndsWith("]", System.StringComparison.Ordinal)
-                || !Lexical.TryParseNumber(layoutName.Substring(bracket + 1, layoutName.Length - bracket - 2), out ulong parsedCount))
+                || !HwdefNumber.TryParse(layoutName.Substring(bracket + 1, layoutName.Length - bracket - 2), out ulong parsedCount))
             {
                 parser.Error(DiagnosticIds.Syntax, "Expected 'LAYOUT[COUNT]', got '" + layoutName + "'", layoutToken.Column, layoutToken.Text.Length);
                 return;
             }
 
-            if (tokens.Count != 4 || !Lexical.TryParseNumber(tokens[3].Text, out stride))
+            if (tokens.Count != 4 || !HwdefNumber.TryParse(tokens[3].Text, out stride))
             {
                 Token at = tokens.Count == 4 ? tokens[3] : layoutToken;
                 parser.Error(DiagnosticIds.Syntax, "A register array needs a STRIDE number after 'LAYOUT[COUNT]'", at.Column, at.Text.Length);
@@ -113,6 +113,10 @@ internal sealed class BlockReader : IDeclarationReader
 
         _taken.UnionWith(GeneratedMembers.ForRegister(register));
         _registers.Add(register);
+    }
+
+    public void SkipUnreadableLine()
+    {
     }
 
     public void Finish(HwdefParser parser, int errorsBefore)

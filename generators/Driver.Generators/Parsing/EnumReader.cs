@@ -33,7 +33,7 @@ internal sealed class EnumReader : IDeclarationReader
         }
 
         Token nameToken = tokens[1];
-        if (!Lexical.TryParseNumber(valueToken.Text, out ulong value))
+        if (!HwdefNumber.TryParse(valueToken.Text, out ulong value))
         {
             parser.Error(DiagnosticIds.Syntax, "'" + valueToken.Text + "' is not a number", valueToken.Column, valueToken.Text.Length);
             return;
@@ -45,10 +45,11 @@ internal sealed class EnumReader : IDeclarationReader
             return;
         }
 
-        if (_bits > 0 && _bits < 64 && (value >> _bits) != 0)
+        // A member whose value does not fit still takes its name, so that a duplicate is still found.
+        bool fits = !(_bits > 0 && _bits < 64 && (value >> _bits) != 0);
+        if (!fits)
         {
             parser.Error(DiagnosticIds.ValueTooWide, "Value " + valueToken.Text + " of '" + nameToken.Text + "' does not fit the " + _bits + "-bit enum '" + _name + "'", valueToken.Column, valueToken.Text.Length);
-            return;
         }
 
         // C# forbids a member named like its enum, and value__ is the enum's own storage.
@@ -58,7 +59,14 @@ internal sealed class EnumReader : IDeclarationReader
             return;
         }
 
-        _members.Add(new EnumMemberDecl(nameToken.Text, value, doc));
+        if (fits)
+        {
+            _members.Add(new EnumMemberDecl(nameToken.Text, value, doc));
+        }
+    }
+
+    public void SkipUnreadableLine()
+    {
     }
 
     public void Finish(HwdefParser parser, int errorsBefore)

@@ -14,14 +14,14 @@ internal static class GeneratedMembers
         "__w0", "__w1", "__w2", "__w3", "__w4", "__w5", "__w6", "__w7",
     };
 
-    public static IEnumerable<string> ForField(FieldDecl field)
+    public static IEnumerable<string> ForField(string name, bool onePiece)
     {
-        yield return field.Name;
-        yield return "With" + field.Name;
-        if (field.Pieces.Count == 1)
+        yield return name;
+        yield return "With" + name;
+        if (onePiece)
         {
-            yield return field.Name + "Shift";
-            yield return field.Name + "Mask";
+            yield return name + "Shift";
+            yield return name + "Mask";
         }
     }
 

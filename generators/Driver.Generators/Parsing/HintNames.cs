@@ -1,6 +1,6 @@
 namespace Driver.Generators.Parsing;
 
-/// <summary>Stable, unique hint names for generated files, one per hwdef file.</summary>
+/// <summary>Stable, unique hint names for generated files, one per hwdef file, from its project-relative path.</summary>
 internal static class HintNames
 {
     public static string For(string path)
@@ -12,7 +12,7 @@ internal static class HintNames
             safe.Append(char.IsLetterOrDigit(c) && c < 128 ? c : '_');
         }
 
-        // FNV-1a over the full path keeps two "pte.hwdef" files in different folders apart.
+        // FNV-1a over the project-relative path keeps two "pte.hwdef" files in different folders apart.
         uint hash = 2166136261;
         foreach (char c in path)
         {

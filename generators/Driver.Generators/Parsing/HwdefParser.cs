@@ -14,6 +14,7 @@ namespace Driver.Generators.Parsing;
 internal sealed class HwdefParser
 {
     private readonly string _path;
+    private readonly string _projectPath;
     private readonly SourceText _text;
     private readonly List<DiagnosticInfo> _diagnostics = new List<DiagnosticInfo>();
     private readonly List<EnumDecl> _enums = new List<EnumDecl>();
@@ -27,15 +28,17 @@ internal sealed class HwdefParser
     private int _lineIndex;
     private int _lineStart;
 
-    private HwdefParser(string path, SourceText text)
+    private HwdefParser(string path, string projectPath, SourceText text)
     {
         _path = path;
+        _projectPath = projectPath;
         _text = text;
     }
 
-    public static ParsedFile Parse(string path, SourceText text, CancellationToken cancellationToken = default)
+    /// <summary>Diagnostics are located at <paramref name="path"/>; names and order come from <paramref name="projectPath"/>.</summary>
+    public static ParsedFile Parse(string path, string projectPath, SourceText text, CancellationToken cancellationToken = default)
     {
-        var parser = new HwdefParser(path, text);
+        var parser = new HwdefParser(path, projectPath, text);
         return parser.Run(cancellationToken);
     }
 
@@ -67,7 +70,8 @@ internal sealed class HwdefParser
 
         return new ParsedFile(
             _path,
-            HintNames.For(_path),
+            _projectPath,
+            HintNames.For(_projectPath),
             _namespace,
             _enums.ToEquatableArray(),
             _layouts.ToEquatableArray(),
@@ -81,6 +85,7 @@ internal sealed class HwdefParser
         if (unterminated >= 0)
         {
             Error(DiagnosticIds.Syntax, "Unterminated string", unterminated, line.Length - unterminated);
+            _open?.SkipUnreadableLine();
             return;
         }
 
@@ -205,12 +210,17 @@ internal sealed class HwdefParser
         if (parts.Length != 2 || !Lexical.IsIdentifier(parts[0]))
         {
             Error(DiagnosticIds.Syntax, "Expected '" + keyword.Text + " NAME : " + (keyword.Text == "block" ? "SIZE" : "BITS") + "'", keyword.Column, line.Length - keyword.Column);
-            _open = new OpenDeclaration(keyword.Text, string.Empty, 0, doc, Span(keyword.Column, keyword.Text.Length), errorsBefore, false);
+
+            // The name is kept when it can be read, so that the lines using it do not also fail.
+            string name = tokens.Count > 1 ? tokens[1].Text.Split(':')[0] : string.Empty;
+            bool named = Lexical.IsIdentifier(name);
+            SourceSpan span = named ? Span(nameColumn, name.Length) : Span(keyword.Column, keyword.Text.Length);
+            _open = new OpenDeclaration(keyword.Text, named ? name : string.Empty, 0, doc, span, errorsBefore, false);
             return;
         }
 
         Token last = tokens[tokens.Count - 1];
-        if (!Lexical.TryParseNumber(parts[1], out ulong size))
+        if (!HwdefNumber.TryParse(parts[1], out ulong size))
         {
             Error(DiagnosticIds.Syntax, "'" + parts[1] + "' is not a number", last.Column, last.Text.Length);
             _open = new OpenDeclaration(keyword.Text, parts[0], 0, doc, nameSpan, errorsBefore, false);
@@ -320,6 +330,8 @@ internal sealed class HwdefParser
 
         public void ParseMember(HwdefParser parser, List<Token> tokens, string? doc, string line) =>
             _reader.ParseLine(parser, tokens, doc, line);
+
+        public void SkipUnreadableLine() => _reader.SkipUnreadableLine();
 
         public void Finish(HwdefParser parser) => _reader.Finish(parser, _errorsBefore);
     }

@@ -21,6 +21,11 @@ internal sealed class LayoutReader : IDeclarationReader
     private readonly List<string> _ownerNames = new List<string> { string.Empty };
     private ulong? _reset;
 
+    // Every field line with a readable name, in order, for the generated-name checks.
+    private readonly List<(string Name, bool OnePiece, SourceSpan Span)> _named = new List<(string Name, bool OnePiece, SourceSpan Span)>();
+
+    // Set when a line's bits could not be marked, so that uncovered bits would be a guess.
+    private bool _coverageUnknown;
 
     public LayoutReader(string name, int bits, string? doc, SourceSpan nameSpan, bool valid)
     {
@@ -34,34 +39,47 @@ internal sealed class LayoutReader : IDeclarationReader
 
     public void ParseLine(HwdefParser parser, List<Token> tokens, string? doc, string line)
     {
-        Token first = tokens[0];
-        if (first.Text == "reset")
+        if (tokens[0].Text == "reset")
         {
             ParseReset(parser, tokens);
             return;
         }
 
+        // Coverage can only be judged when every line's bits are known.
+        if (!ParseRangeLine(parser, tokens, doc, line))
+        {
+            _coverageUnknown = true;
+        }
+    }
+
+    public void SkipUnreadableLine() => _coverageUnknown = true;
+
+    /// <summary>Reads a field or reserved line; true when its bits were marked as covered.</summary>
+    private bool ParseRangeLine(HwdefParser parser, List<Token> tokens, string? doc, string line)
+    {
+        Token first = tokens[0];
         var pieces = new List<BitRange>();
         if (!Lexical.TryParseRange(first.Text, pieces, out string rangeError))
         {
             parser.Error(DiagnosticIds.Syntax, rangeError, first.Column, first.Text.Length);
-            return;
+            return false;
         }
 
         if (tokens.Count == 2 && IsReservedWord(tokens[1].Text))
         {
-            if (CheckAndCover(parser, pieces, first, tokens[1].Text))
+            if (!CheckAndCover(parser, pieces, first, tokens[1].Text))
             {
-                _reserved.Add(new ReservedDecl(ReservedKindOf(tokens[1].Text), pieces.ToEquatableArray(), doc));
+                return false;
             }
 
-            return;
+            _reserved.Add(new ReservedDecl(ReservedKindOf(tokens[1].Text), pieces.ToEquatableArray(), doc));
+            return true;
         }
 
         if (tokens.Count < 3 || tokens.Count > 4)
         {
             parser.Error(DiagnosticIds.Syntax, "Expected 'RANGE NAME TYPE [ACCESS]' or 'RANGE res0|res1|ign'", first.Column, line.Length - first.Column);
-            return;
+            return false;
         }
 
         Token nameToken = tokens[1];
@@ -69,28 +87,34 @@ internal sealed class LayoutReader : IDeclarationReader
         if (!Lexical.IsIdentifier(nameToken.Text) || IsReservedWord(nameToken.Text))
         {
             parser.Error(DiagnosticIds.Syntax, "'" + nameToken.Text + "' is not a field name", nameToken.Column, nameToken.Text.Length);
-            return;
+            return false;
         }
 
+        // From here on the line is a field: each of its problems is reported, none hides another,
+        // and it keeps its name and type so that the checks of other lines and files see it.
         FieldAccess access = FieldAccess.ReadWrite;
         if (tokens.Count == 4 && !TryParseAccess(tokens[3].Text, out access))
         {
             parser.Error(DiagnosticIds.Syntax, "'" + tokens[3].Text + "' is not an access mode (rw, ro, wo, w1c)", tokens[3].Column, tokens[3].Text.Length);
-            return;
         }
 
-        bool rangeOk = CheckAndCover(parser, pieces, first, nameToken.Text);
-        FieldDecl? field = ParseType(parser, nameToken, typeToken, pieces, access, doc, parser.Span(nameToken.Column, nameToken.Text.Length));
-        if (field != null && rangeOk)
+        SourceSpan nameSpan = parser.Span(nameToken.Column, nameToken.Text.Length);
+        _named.Add((nameToken.Text, pieces.Count == 1, nameSpan));
+        bool covered = CheckAndCover(parser, pieces, first, nameToken.Text);
+        bool widthKnown = pieces.All(p => p.High >= p.Low);
+        FieldDecl? field = ParseType(parser, nameToken, typeToken, pieces, access, doc, nameSpan, widthKnown);
+        if (field != null)
         {
             _fields.Add(field);
         }
+
+        return covered;
     }
 
     private void ParseReset(HwdefParser parser, List<Token> tokens)
     {
         Token keyword = tokens[0];
-        if (tokens.Count != 2 || !Lexical.TryParseNumber(tokens[1].Text, out ulong value))
+        if (tokens.Count != 2 || !HwdefNumber.TryParse(tokens[1].Text, out ulong value))
         {
             int column = tokens.Count > 1 ? tokens[1].Column : keyword.Column;
             parser.Error(DiagnosticIds.Syntax, "Expected 'reset NUMBER'", column, tokens[tokens.Count - 1].Column + tokens[tokens.Count - 1].Text.Length - column);
@@ -196,7 +220,8 @@ internal sealed class LayoutReader : IDeclarationReader
         return true;
     }
 
-    private static FieldDecl? ParseType(HwdefParser parser, Token nameToken, Token typeToken, List<BitRange> pieces, FieldAccess access, string? doc, SourceSpan nameSpan)
+    /// <summary>The field as its type reads; null when the type is unusable. Width checks need a known width (no H &lt; L piece).</summary>
+    private static FieldDecl? ParseType(HwdefParser parser, Token nameToken, Token typeToken, List<BitRange> pieces, FieldAccess access, string? doc, SourceSpan nameSpan, bool widthKnown)
     {
         string type = typeToken.Text;
         SourceSpan typeSpan = parser.Span(typeToken.Column, typeToken.Text.Length);
@@ -208,24 +233,24 @@ internal sealed class LayoutReader : IDeclarationReader
 
         if (type == "bool")
         {
-            if (width != 1)
+            if (widthKnown && width != 1)
             {
                 parser.ErrorAt(DiagnosticIds.TypeMismatch, "'" + nameToken.Text + "' is " + width + " bits wide; bool needs exactly one bit", typeSpan);
                 return null;
             }
 
-            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Bool, null, 0, type, access, doc, nameSpan, typeSpan);
+            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Bool, null, 0, type, access, doc, nameSpan, typeSpan, widthKnown);
         }
 
         if (type == "u")
         {
-            if (width > 64)
+            if (widthKnown && width > 64)
             {
                 parser.ErrorAt(DiagnosticIds.TypeMismatch, "'" + nameToken.Text + "' is " + width + " bits wide; u holds at most 64", typeSpan);
                 return null;
             }
 
-            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Unsigned, null, 0, type, access, doc, nameSpan, typeSpan);
+            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Unsigned, null, 0, type, access, doc, nameSpan, typeSpan, widthKnown);
         }
 
         if (type == "addr" || type.StartsWith("addr@", System.StringComparison.Ordinal))
@@ -244,7 +269,7 @@ internal sealed class LayoutReader : IDeclarationReader
             else
             {
                 string shiftText = type.Substring(5);
-                if (!Lexical.TryParseNumber(shiftText, out ulong parsedShift))
+                if (!HwdefNumber.TryParse(shiftText, out ulong parsedShift))
                 {
                     parser.ErrorAt(DiagnosticIds.Syntax, "'" + shiftText + "' in '" + type + "' is not a number", typeSpan);
                     return null;
@@ -253,13 +278,13 @@ internal sealed class LayoutReader : IDeclarationReader
                 shift = parsedShift > 64 ? 65 : (int)parsedShift;
             }
 
-            if (shift + width > 64)
+            if (widthKnown && shift + width > 64)
             {
                 parser.ErrorAt(DiagnosticIds.TypeMismatch, "'" + nameToken.Text + "' would hold address bits " + (shift + width - 1) + ":" + shift + "; an address has 64 bits", typeSpan);
                 return null;
             }
 
-            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Address, null, shift, type, access, doc, nameSpan, typeSpan);
+            return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Address, null, shift, type, access, doc, nameSpan, typeSpan, widthKnown);
         }
 
         if (!Lexical.IsIdentifier(type))
@@ -269,14 +294,13 @@ internal sealed class LayoutReader : IDeclarationReader
         }
 
         // An enum: resolved against every hwdef file of the namespace later.
-        return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Enum, type, 0, type, access, doc, nameSpan, typeSpan);
+        return new FieldDecl(nameToken.Text, pieces.ToEquatableArray(), FieldKind.Enum, type, 0, type, access, doc, nameSpan, typeSpan, widthKnown);
     }
 
     public void Finish(HwdefParser parser, int errorsBefore)
     {
         CheckGeneratedNames(parser);
-        // Coverage is only meaningful once every line of the layout was understood.
-        if (_bits > 0 && parser.ErrorCount == errorsBefore)
+        if (_bits > 0 && !_coverageUnknown)
         {
             string uncovered = DescribeUncovered();
             if (uncovered.Length > 0)
@@ -289,7 +313,7 @@ internal sealed class LayoutReader : IDeclarationReader
         parser.AddLayout(new LayoutDecl(_name, _bits, _doc, _nameSpan, _fields.ToEquatableArray(), _reserved.ToEquatableArray(), _reset, hasErrors));
     }
 
-    /// <summary>Every C# member a field generates must be unique in the struct; a field that breaks this is dropped.</summary>
+    /// <summary>Every C# member a field generates must be unique in the struct, whatever else is wrong with the field.</summary>
     private void CheckGeneratedNames(HwdefParser parser)
     {
         // Each taken name with what took it, for the message.
@@ -299,29 +323,24 @@ internal sealed class LayoutReader : IDeclarationReader
             taken[member] = "a member every layout has";
         }
 
-        var kept = new List<FieldDecl>();
-        foreach (FieldDecl field in _fields)
+        foreach ((string name, bool onePiece, SourceSpan span) in _named)
         {
-            string? clash = GeneratedMembers.ForField(field).FirstOrDefault(taken.ContainsKey);
+            string? clash = GeneratedMembers.ForField(name, onePiece).FirstOrDefault(taken.ContainsKey);
             if (clash == null)
             {
-                foreach (string member in GeneratedMembers.ForField(field))
+                foreach (string member in GeneratedMembers.ForField(name, onePiece))
                 {
-                    taken[member] = "field '" + field.Name + "'";
+                    taken[member] = "field '" + name + "'";
                 }
 
-                kept.Add(field);
                 continue;
             }
 
-            string message = clash == field.Name
-                ? "Field name '" + field.Name + "' is already used by " + taken[clash] + " in '" + _name + "'"
-                : "Field '" + field.Name + "' would generate '" + clash + "', already used by " + taken[clash] + " in '" + _name + "'";
-            parser.ErrorAt(DiagnosticIds.Duplicate, message, field.NameSpan);
+            string message = clash == name
+                ? "Field name '" + name + "' is already used by " + taken[clash] + " in '" + _name + "'"
+                : "Field '" + name + "' would generate '" + clash + "', already used by " + taken[clash] + " in '" + _name + "'";
+            parser.ErrorAt(DiagnosticIds.Duplicate, message, span);
         }
-
-        _fields.Clear();
-        _fields.AddRange(kept);
     }
 
     private string DescribeUncovered()

@@ -37,6 +37,6 @@ internal static class DecodeCommand
             }
         }
 
-        return layout.FromWords(words).ToString()!;
+        return layout.Decode(words);
     }
 }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Reflection;
+using Driver.Generators.Parsing;
 using Hwdef.Runtime;
 
 namespace Driver.Cli.Commands;
@@ -23,7 +23,7 @@ internal static class EncodeCommand
     public static string Encode(string layoutName, IReadOnlyList<string> assignments)
     {
         HwdefLayoutInfo layout = LayoutCatalog.Find(layoutName);
-        object value = layout.FromWords(new ulong[layout.WordCount]);
+        var words = new ulong[layout.WordCount];
         foreach (string assignment in assignments)
         {
             int equals = assignment.IndexOf('=', StringComparison.Ordinal);
@@ -36,13 +36,7 @@ internal static class EncodeCommand
             string text = assignment[(equals + 1)..];
             HwdefFieldInfo field = layout.Fields.FirstOrDefault(f => f.Name == name)
                 ?? throw new UsageException(layout.Name + " has no field '" + name + "'; fields: " + string.Join(", ", layout.Fields.Select(f => f.Name)));
-            MethodInfo with = layout.Type.GetMethod("With" + field.Name)!;
-            Type type = with.GetParameters()[0].ParameterType;
-            try
-            {
-                value = with.Invoke(value, [Convert(text, type, layout.Name + "." + field.Name)])!;
-            }
-            catch (TargetInvocationException invocation) when (invocation.InnerException is ArgumentOutOfRangeException)
+            if (!field.Set(words, Value(text, field, layout.Name + "." + field.Name)))
             {
                 throw new UsageException("'" + text + "' does not fit " + layout.Name + "." + field.Name + " (" + field.Range + ", " + field.Type + ")");
             }
@@ -50,43 +44,41 @@ internal static class EncodeCommand
 
         // Each word padded to its width, so that the output reads like a register dump.
         string format = "x" + (Math.Min(layout.Bits, 64) / 4);
-        return string.Join(" ", layout.ToWords(value).Select(w => "0x" + w.ToString(format, System.Globalization.CultureInfo.InvariantCulture)));
+        return string.Join(" ", words.Select(w => "0x" + w.ToString(format, System.Globalization.CultureInfo.InvariantCulture)));
     }
 
-    private static object Convert(string text, Type type, string field)
+    /// <summary>The field's value as a number: true/false for bool, a member name or a number for an enum.</summary>
+    private static ulong Value(string text, HwdefFieldInfo field, string qualified)
     {
-        if (type == typeof(bool))
+        switch (field.Kind)
         {
-            return text switch
-            {
-                "true" or "1" => true,
-                "false" or "0" => false,
-                _ => throw new UsageException("'" + text + "' is not a bool for " + field + "; use true or false"),
-            };
+            case HwdefFieldKind.Bool:
+                return text switch
+                {
+                    "true" or "1" => 1,
+                    "false" or "0" => 0,
+                    _ => throw new UsageException("'" + text + "' is not a bool for " + qualified + "; use true or false"),
+                };
+            case HwdefFieldKind.Enum:
+                HwdefEnumMember? member = field.Members.FirstOrDefault(m => m.Name == text);
+                if (member != null)
+                {
+                    return member.Value;
+                }
+
+                return HwdefNumber.TryParse(text, out ulong raw)
+                    ? raw
+                    : throw new UsageException("'" + text + "' is neither a member of " + field.Type + " (" + string.Join(", ", field.Members.Select(m => m.Name)) + ") nor a number");
+            default:
+                ulong number = NumberParser.Parse(text, qualified);
+
+                // A number the property's type cannot even hold, told apart from one the field's bits cannot.
+                if (field.TypeBits < 64 && (number >> field.TypeBits) != 0)
+                {
+                    throw new UsageException("'" + text + "' does not fit " + qualified);
+                }
+
+                return number;
         }
-
-        if (type.IsEnum)
-        {
-            if (Enum.GetNames(type).Contains(text))
-            {
-                return Enum.Parse(type, text);
-            }
-
-            if (!NumberParser.TryParse(text, out ulong raw))
-            {
-                throw new UsageException("'" + text + "' is neither a member of " + type.Name + " (" + string.Join(", ", Enum.GetNames(type)) + ") nor a number");
-            }
-
-            return Enum.ToObject(type, raw);
-        }
-
-        ulong number = NumberParser.Parse(text, field);
-        ulong max = type == typeof(byte) ? byte.MaxValue : type == typeof(ushort) ? ushort.MaxValue : type == typeof(uint) ? uint.MaxValue : ulong.MaxValue;
-        if (number > max)
-        {
-            throw new UsageException("'" + text + "' does not fit " + field);
-        }
-
-        return System.Convert.ChangeType(number, type, System.Globalization.CultureInfo.InvariantCulture);
     }
 }

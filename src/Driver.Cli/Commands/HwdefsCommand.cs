@@ -21,7 +21,7 @@ internal static class HwdefsCommand
     {
         foreach (HwdefLayoutInfo layout in LayoutCatalog.All)
         {
-            output.WriteLine(layout.Type.FullName + " : " + layout.Bits + (layout.Doc == null ? string.Empty : "  \"" + layout.Doc + "\""));
+            output.WriteLine(layout.FullName + " : " + layout.Bits + (layout.Doc == null ? string.Empty : "  \"" + layout.Doc + "\""));
             int rangeWidth = layout.Fields.Count == 0 ? 0 : layout.Fields.Max(f => f.Range.Length);
             int nameWidth = layout.Fields.Count == 0 ? 0 : layout.Fields.Max(f => f.Name.Length);
             foreach (HwdefFieldInfo field in layout.Fields)
