@@ -8,7 +8,7 @@ using Microsoft.CodeAnalysis.Text;
 namespace Driver.Generators;
 
 /// <summary>
-/// Turns every <c>*.hwdef</c> AdditionalFile into C# layouts (see hwdef-format.md).
+/// Turns every <c>*.hwdef</c> AdditionalFile into C# layouts (see docs/hwdef-format.md).
 /// Pipeline: parse each file alone, gather a position-free table of the declared types, then
 /// check and emit each file against that table. A file whose text and table are unchanged is
 /// not parsed or emitted again.

@@ -2,7 +2,7 @@ using Microsoft.CodeAnalysis;
 
 namespace Driver.Generators.Tests;
 
-/// <summary>Every diagnostic of hwdef-format.md, located at file, line and column (1-based here).</summary>
+/// <summary>Every diagnostic of docs/hwdef-format.md, located at file, line and column (1-based here).</summary>
 public sealed class DiagnosticTests
 {
     /// <summary>The located diagnostics; the code emitted for the rest of the file must still compile.</summary>

@@ -5,7 +5,7 @@ using Driver.Generators.Model;
 namespace Driver.Generators.Emitting;
 
 /// <summary>
-/// Emits the readonly struct of one layout (hwdef-format.md, "What the generator emits").
+/// Emits the readonly struct of one layout (docs/hwdef-format.md, "What the generator emits").
 /// Layouts of 64 bits or less keep one word in <c>Raw</c>; wider ones keep 64-bit words.
 /// Every accessor is straight-line mask-and-shift code on constants.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace Driver.Generators.Parsing;
 
-/// <summary>The diagnostic ids of the hwdef language (hwdef-format.md, "Diagnostics").</summary>
+/// <summary>The diagnostic ids of the hwdef language (docs/hwdef-format.md, "Diagnostics").</summary>
 internal static class DiagnosticIds
 {
     public const string Syntax = "HWDEF001";

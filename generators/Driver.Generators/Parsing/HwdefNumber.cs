@@ -1,7 +1,7 @@
 namespace Driver.Generators.Parsing;
 
 /// <summary>
-/// The number grammar of hwdef-format.md: decimal, 0x hex or 0b binary, '_' between digits.
+/// The number grammar of docs/hwdef-format.md: decimal, 0x hex or 0b binary, '_' between digits.
 /// The one definition: the generator's lexer compiles it, and the `driver` command links this
 /// file so that it reads numbers on its command line exactly as hwdef files write them.
 /// </summary>
