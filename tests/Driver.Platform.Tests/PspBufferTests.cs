@@ -213,3 +213,33 @@ public class PspBufferTests
         RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Firmware);
     }
 }
+
+public class PspHandshakeTests
+{
+    [Fact]
+    public void A_doorbell_with_the_resp_bit_set_still_reads_busy_until_the_firmware_answers()
+    {
+        var m = new Machine();
+        ulong cmdResp = Machine.PspMmioBase + PspMmio.CmdRespOffset;
+        m.Mmio.Write32(cmdResp, new PspCmdRespRegister(0).WithCommandId(SevCommandId.SnpDfFlush).Raw | (1u << 31));
+        m.Mmio.Read32(cmdResp, out uint busy);
+        new PspCmdStatusRegister(busy).Response.ShouldBeFalse();
+        ((busy >> 16) & 0x7FF).ShouldBe((uint)SevCommandId.SnpDfFlush, "the command id reads back while it runs");
+        m.Clock.Delay(m.Costs.PspCommandNs);
+        m.Mmio.Read32(cmdResp, out uint done);
+        new PspCmdStatusRegister(done).Response.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void Firmware_page_changes_notify_exactly_the_page()
+    {
+        var m = PspMailbox.SnpMachine().Machine;
+        const ulong Page = 0x5000_0000;
+        m.Cpu.Rmpupdate(Page, new RmpUpdateArgs(0, true, false, true, 0)).ShouldBe(RmpUpdateResult.Success);
+        var changes = new List<(ulong, ulong)>();
+        m.Rmp.Changed += (first, last) => changes.Add((first, last));
+        PspMailbox.WriteWords(m, PspMailbox.Buffer, Page);
+        PspMailbox.Call(m, SevCommandId.SnpGctxCreate).ShouldBe(SevStatus.Success);
+        changes.ShouldBe([(Page, Page + 0xFFF)]);
+    }
+}

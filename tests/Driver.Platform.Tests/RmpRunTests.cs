@@ -58,6 +58,7 @@ public class RmpRunTests
             e.Asid.ShouldBe((ushort)3);
             e.VmplPermissions.ShouldBe(0x0FUL);
         }
+        m.Rmp.Read(Head + 511).ShouldBe(RmpTable.RunEntry(head, true, 511));
         m.Rmp.Read(Head + 512).ShouldBe(default(RmpEntry), "the next run is untouched");
         m.Rmp.WriteRun(Head, RmpStates.Firmware(), as2M: false);
         m.Rmp.Read(Head + 7).ShouldBe(RmpStates.Firmware(), "firmware pages map no guest memory: GPA 0");
