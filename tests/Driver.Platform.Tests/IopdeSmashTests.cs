@@ -126,4 +126,19 @@ public class IopdeSmashTests
         var off = Setup(new MachineConfig { Psp = new PspConfig { ProposedIopdeSmash = false } });
         Smash(off.D.Machine, off.Slot, off.Table).ShouldBe(SevStatus.InvalidCommand);
     }
+
+    [Fact]
+    public void The_call_is_logged_as_a_proposed_command()
+    {
+        var logs = new CapturedLogs();
+        var (d, slot, table) = Setup(new MachineConfig { Psp = new PspConfig { LoggerFactory = logs } });
+        Smash(d.Machine, slot, table).ShouldBe(SevStatus.Success);
+        var record = logs.WithId(2204).ShouldHaveSingleItem();
+        record.Level.ShouldBe(Microsoft.Extensions.Logging.LogLevel.Information);
+        record.Message.ShouldContain("not a published AMD command");
+        record.GetStructuredStateValue("Iopde").ShouldBe(slot.ToString());
+        record.GetStructuredStateValue("Spa").ShouldBe(Spa.ToString());
+        record.GetStructuredStateValue("StallNs").ShouldBe(d.Machine.Config.Psp.IopdeSmashStallNs.ToString());
+        logs.WithId(2201).Last().GetStructuredStateValue("DurationNs").ShouldBe(d.Machine.Config.Psp.IopdeSmashStallNs.ToString());
+    }
 }

@@ -98,7 +98,7 @@ public class PspTests
         m.Clock.Delay(10);
         m.Mmio.Read32(Reg(PspMmio.CmdRespOffset), out uint raw);
         new PspCmdStatusRegister(raw).Status.ShouldBe(SevStatus.InvalidCommand);
-        PspMailbox.Call(m, SevCommandId.SnpDfFlush, IPhysicalMemory.Limit - 0x800).ShouldBe(SevStatus.InvalidAddress);
+        PspMailbox.Call(m, SevCommandId.SnpPlatformStatus, IPhysicalMemory.Limit - 4).ShouldBe(SevStatus.InvalidAddress);
     }
 
     [Fact]

@@ -184,3 +184,53 @@ public class SnpCpuTests
         RmpStates.IsGuestPrivate(e).ShouldBe(assigned && asid != 0);
     }
 }
+
+public class SnpCpuEdgeTests
+{
+    private const ulong Page = 0x4000_0000;
+
+    [Fact]
+    public void The_widest_asid_is_accepted_and_an_unassigned_page_drops_its_gpa()
+    {
+        var m = new Machine();
+        m.Cpu.Rmpupdate(Page, new RmpUpdateArgs(0x5000, true, false, false, 0x3FF)).ShouldBe(RmpUpdateResult.Success);
+        m.Rmp.Read(Page >> 12).Asid.ShouldBe((ushort)0x3FF);
+        m.Cpu.Rmpupdate(Page, new RmpUpdateArgs(0x5000, false, false, false, 0)).ShouldBe(RmpUpdateResult.Success);
+        m.Rmp.Read(Page >> 12).ShouldBe(default(RmpEntry));
+    }
+
+    [Fact]
+    public void Each_instruction_costs_its_time_and_notifies_exactly_the_pages_it_changed()
+    {
+        var m = new Machine();
+        var changes = new List<(ulong, ulong)>();
+        m.Rmp.Changed += (first, last) => changes.Add((first, last));
+        m.Cpu.Rmpupdate(Page + 0x3000, new RmpUpdateArgs(0, true, false, false, 2)).ShouldBe(RmpUpdateResult.Success);
+        m.Cpu.Rmpupdate(Page + 0x20_0000, new RmpUpdateArgs(0, false, true, false, 0)).ShouldBe(RmpUpdateResult.Success);
+        long before = m.SimClock.NowNs;
+        m.Cpu.Psmash(Page + 0x20_0000).ShouldBe(PsmashResult.Success);
+        (m.SimClock.NowNs - before).ShouldBe(m.Costs.RmpInstructionNs);
+        m.Cpu.Psmash(Page + 0x20_0000).ShouldBe(PsmashResult.Input);
+        changes.ShouldBe([(Page + 0x3000, Page + 0x3FFF), (Page + 0x20_0000, Page + 0x3F_FFFF), (Page + 0x20_0000, Page + 0x3F_FFFF)]);
+    }
+
+    [Fact]
+    public void An_entry_keeps_both_words_apart_from_its_neighbours()
+    {
+        var m = new Machine();
+        var e = default(RmpEntry).WithAssigned(true).WithAsid(1).WithVmplPermissions(0xAB);
+        m.Rmp.Write((Page >> 12) + 1, e);
+        m.Rmp.Read((Page >> 12) + 1).ShouldBe(e);
+        m.Rmp.Read(Page >> 12).ShouldBe(default(RmpEntry));
+        m.Rmp.Read((Page >> 12) + 2).ShouldBe(default(RmpEntry));
+    }
+
+    [Fact]
+    public void The_rmp_may_cover_the_whole_physical_address_space_but_no_more()
+    {
+        var memory = new Driver.Platform.Memory.PhysicalMemory();
+        new RmpTable(memory, 0x1000, IPhysicalMemory.Limit).Covers(IPhysicalMemory.Limit - 1).ShouldBeTrue();
+        Should.Throw<ArgumentException>(() => new RmpTable(memory, 0x1000, IPhysicalMemory.Limit + 0x20_0000)).ParamName.ShouldBe("coveredBytes");
+        Should.Throw<ArgumentException>(() => new RmpTable(memory, 0x1234, 0x20_0000)).ParamName.ShouldBe("rmpBase");
+    }
+}

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Driver.Platform.Psp;
 
 /// <summary>Options of the simulated PSP firmware.</summary>
@@ -8,4 +11,7 @@ public sealed record PspConfig
 
     /// <summary>How long that call holds DMA to the 2 MiB range ("a few ms" in the proposal).</summary>
     public long IopdeSmashStallNs { get; init; } = 2_000_000;
+
+    /// <summary>Where the mailbox and the firmware log (event ids 2200-2299).</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 }

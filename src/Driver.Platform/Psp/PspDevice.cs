@@ -1,6 +1,7 @@
 using Driver.Hw.Sev;
 using Driver.Platform.Bus;
 using Driver.Platform.Time;
+using Microsoft.Extensions.Logging;
 
 namespace Driver.Platform.Psp;
 
@@ -8,12 +9,15 @@ namespace Driver.Platform.Psp;
 /// The PSP's SEV mailbox (sev v2 register offsets). The host writes the buffer
 /// address low and high, then the command id to cmdresp; the firmware runs,
 /// and after the command's time on the clock sets RESP with the status in
-/// cmdresp (and the completion interrupt when IOC asked for it).
+/// cmdresp (and the completion interrupt when IOC asked for it). Every
+/// doorbell completes that handshake, a refused command too, so a polling
+/// driver always gets its answer.
 /// </summary>
 public sealed class PspDevice : IMmioDevice, IEventSource
 {
     private readonly SnpFirmware _firmware;
     private readonly Scheduler _scheduler;
+    private readonly ILogger _logger;
     private PspInterruptRegister _interruptEnable;
     private PspInterruptStatusRegister _interruptStatus;
     private uint _cmdResp;
@@ -22,12 +26,15 @@ public sealed class PspDevice : IMmioDevice, IEventSource
     private bool _interruptOnCompletion;
     private long _dueNs = long.MaxValue;
     private SevStatus _pendingStatus;
+    private SevCommandId _pendingCommand;
+    private long _startNs;
     private Action? _pendingCompletion;
 
     internal PspDevice(SnpFirmware firmware, Scheduler scheduler)
     {
         _firmware = firmware;
         _scheduler = scheduler;
+        _logger = firmware.LoggerFactory.CreateLogger<PspDevice>();
     }
 
     /// <summary>The read-only feature register: the SEV interface is present.</summary>
@@ -94,16 +101,20 @@ public sealed class PspDevice : IMmioDevice, IEventSource
         if (_dueNs != long.MaxValue)
         {
             IgnoredDoorbells++;
+            Log.DoorbellIgnored(_logger, _pendingCommand, command.CommandId);
             return;
         }
         _cmdResp = command.Raw & ~new PspCmdStatusRegister(0).WithResponse(true).Raw;
         _interruptOnCompletion = command.InterruptOnCompletion;
         ulong buffer = ((ulong)_addressHi << 32) | _addressLo;
+        Log.CommandStarted(_logger, command.CommandId, buffer);
         var outcome = command.IsValid
             ? _firmware.Execute(command.CommandId, buffer)
             : new FirmwareOutcome(SevStatus.InvalidCommand, 0);
         _pendingStatus = outcome.Status;
         _pendingCompletion = outcome.AtCompletion;
+        _pendingCommand = command.CommandId;
+        _startNs = _scheduler.NowNs;
         _dueNs = _scheduler.NowNs + Math.Max(1, outcome.DurationNs);
     }
 
@@ -115,6 +126,9 @@ public sealed class PspDevice : IMmioDevice, IEventSource
         completion?.Invoke();
         _cmdResp = new PspCmdStatusRegister(0).WithStatus(_pendingStatus).WithResponse(true).Raw;
         CommandsCompleted++;
+        if (_pendingStatus != SevStatus.Success)
+            Log.CommandFailed(_logger, _pendingCommand, _pendingStatus);
+        Log.CommandCompleted(_logger, _pendingCommand, _pendingStatus, _scheduler.NowNs - _startNs);
         if (_interruptOnCompletion && _interruptEnable.CommandComplete)
         {
             _interruptStatus = _interruptStatus.WithCommandComplete(true);

@@ -1,22 +1,30 @@
 using Driver.Hw.AmdIommu;
-using Driver.Hw.Interfaces;
 using Driver.Hw.Sev;
 using Driver.Platform.Iommu;
 using Driver.Platform.Memory;
 using Driver.Platform.Snp;
 using Driver.Platform.Time;
+using Microsoft.Extensions.Logging;
 
 namespace Driver.Platform.Psp;
 
 /// <summary>
 /// The SNP firmware behind the mailbox: platform state, the RMP transitions
 /// only firmware may make, and control of the IOMMU's SNP mode. Status codes
-/// follow the SEV firmware ABI; a malformed buffer gets a status, never an
-/// exception, and leaves the state unchanged.
+/// follow the SEV firmware ABI. Every command's buffer is checked once, in
+/// <see cref="Execute"/>, before the command sees its words: a misaligned
+/// buffer or one that runs past 2^52 gets INVALID_ADDRESS, an unknown command
+/// INVALID_COMMAND; the commands then answer INVALID_PARAM for reserved bits,
+/// INVALID_LEN for a wrong length field and INVALID_ADDRESS for a bad address
+/// inside the buffer. No request throws, and a refused one changes nothing.
 /// </summary>
 internal sealed class SnpFirmware
 {
-    private const ulong Page2M = 0x200000;
+    private const ulong Page4K = SnpPageSize.Size4K;
+    private const ulong Page2M = SnpPageSize.Size2M;
+
+    // The buffers of 64 bits: one word (PLATFORM_STATUS's is the address of its output page).
+    private const int OneWord = 1;
 
     private readonly PhysicalMemory _memory;
     private readonly RmpTable _rmp;
@@ -24,6 +32,8 @@ internal sealed class SnpFirmware
     private readonly Scheduler _scheduler;
     private readonly CostModel _costs;
     private readonly PspConfig _config;
+    private readonly ILogger _logger;
+    private readonly Dictionary<SevCommandId, FirmwareCommand> _commands;
     private readonly HashSet<ulong> _iommuPages = [];
     private bool _initialized;
     private bool _rmpInitialized;
@@ -38,45 +48,45 @@ internal sealed class SnpFirmware
         _scheduler = scheduler;
         _costs = costs;
         _config = config;
+        _logger = config.LoggerFactory.CreateLogger<SnpFirmware>();
+        _commands = new()
+        {
+            [SevCommandId.SnpInitEx] = new(SnpInitExBuffer.Words, InitEx),
+            [SevCommandId.SnpShutdownEx] = new(OneWord, ShutdownEx),
+            [SevCommandId.SnpPlatformStatus] = new(OneWord, PlatformStatus),
+            [SevCommandId.SnpDfFlush] = new(0, _ => DfFlush()),
+            [SevCommandId.SnpPageReclaim] = new(OneWord, PageReclaim),
+            [SevCommandId.SnpPageUnsmash] = new(OneWord, PageUnsmash),
+            [SevCommandId.SnpGctxCreate] = new(OneWord, GctxCreate),
+        };
+        if (config.ProposedIopdeSmash)
+            _commands[ProposedCommands.IopdeSmash] = new(ProposedIopdeSmashBuffer.Words, IopdeSmash);
     }
 
-    public bool Initialized => _initialized;
+    /// <summary>Where the mailbox in front of this firmware logs.</summary>
+    public ILoggerFactory LoggerFactory => _config.LoggerFactory;
 
     public FirmwareOutcome Execute(SevCommandId command, ulong buffer)
     {
-        if (buffer >= IPhysicalMemory.Limit - 0x1000)
-            return Done(SevStatus.InvalidAddress);
-        return command switch
-        {
-            SevCommandId.SnpInitEx => InitEx(buffer),
-            SevCommandId.SnpShutdownEx => ShutdownEx(buffer),
-            SevCommandId.SnpPlatformStatus => PlatformStatus(buffer),
-            SevCommandId.SnpDfFlush => DfFlush(),
-            SevCommandId.SnpPageReclaim => PageReclaim(buffer),
-            SevCommandId.SnpPageUnsmash => PageUnsmash(buffer),
-            SevCommandId.SnpGctxCreate => GctxCreate(buffer),
-            ProposedCommands.IopdeSmash when _config.ProposedIopdeSmash => IopdeSmash(buffer),
-            _ => Done(SevStatus.InvalidCommand),
-        };
+        if (!_commands.TryGetValue(command, out var c))
+            return Done(SevStatus.InvalidCommand);
+        if (c.BufferWords == 0)
+            return c.Run([]);
+        var status = FirmwareBuffer.Check(buffer, (ulong)c.BufferWords * sizeof(ulong));
+        if (status != SevStatus.Success)
+            return Done(status);
+        return c.Run(FirmwareBuffer.Read(_memory, buffer, c.BufferWords));
     }
 
     private FirmwareOutcome Done(SevStatus status) => new(status, _costs.PspCommandNs);
 
-    private ulong[] ReadWords(ulong pa, int count)
+    private FirmwareOutcome InitEx(ulong[] words)
     {
-        var words = new ulong[count];
-        for (int i = 0; i < count; i++)
-            words[i] = _memory.ReadU64(pa + (ulong)i * 8);
-        return words;
-    }
-
-    private FirmwareOutcome InitEx(ulong buffer)
-    {
-        if ((buffer & 7) != 0)
-            return Done(SevStatus.InvalidAddress);
-        var request = new SnpInitExBuffer(ReadWords(buffer, SnpInitExBuffer.Words));
-        if (!request.IsValid || (request.ListPaddrEn && (request.ListPaddr == 0 || (request.ListPaddr & 0xFFF) != 0)))
+        var request = new SnpInitExBuffer(words);
+        if (!request.IsValid || (request.ListPaddrEn && (request.ListPaddr == 0 || !SnpPageSize.IsAligned(request.ListPaddr, Page4K))))
             return Done(SevStatus.InvalidParam);
+        if (request.ListPaddrEn && !FirmwareBuffer.InPhysicalSpace(request.ListPaddr, Page4K))
+            return Done(SevStatus.InvalidAddress);
         if (_initialized)
             return Done(SevStatus.InvalidPlatformState);
         if (!_iommu.ReadyForSnp)
@@ -85,28 +95,26 @@ internal sealed class SnpFirmware
             return Done(SevStatus.RmpInitRequired);
         var pages = _iommu.EventLogPages().Concat(_iommu.CompletionWaitPages()).Where(_rmp.Covers).ToList();
         foreach (var page in pages)
-            if (_rmp.ReadEffective(page >> 12, out bool is2M).Assigned || is2M)
+            if (_rmp.ReadEffective(page >> SnpPageSize.Shift4K, out bool is2M).Assigned || is2M)
                 return Done(SevStatus.InvalidPageState);
         foreach (var page in pages)
         {
-            _rmp.Write(page >> 12, RmpStates.Firmware());
-            _rmp.NotifyChanged(page, page + 0xFFF);
+            Write4K(page, RmpStates.Firmware());
             _iommuPages.Add(page);
         }
         _iommu.EnableSnp();
         _initialized = true;
         _rmpInitialized = true;
+        Log.PlatformChanged(_logger, "initialised", _iommuPages.Count);
         return new FirmwareOutcome(SevStatus.Success, _costs.PspInitNs);
     }
 
-    private FirmwareOutcome ShutdownEx(ulong buffer)
+    private FirmwareOutcome ShutdownEx(ulong[] words)
     {
-        if ((buffer & 7) != 0)
-            return Done(SevStatus.InvalidAddress);
-        var request = new SnpShutdownExBuffer(_memory.ReadU64(buffer));
+        var request = new SnpShutdownExBuffer(words[0]);
         if (!request.IsValid)
             return Done(SevStatus.InvalidParam);
-        if (request.Length != 8)
+        if (request.Length != OneWord * sizeof(ulong))
             return Done(SevStatus.InvalidLen);
         if (!_initialized)
             return Done(SevStatus.Success);
@@ -116,29 +124,27 @@ internal sealed class SnpFirmware
         if (request.IommuSnpShutdown)
         {
             foreach (var page in _iommuPages)
-            {
-                _rmp.Write(page >> 12, RmpStates.Reclaim());
-                _rmp.NotifyChanged(page, page + 0xFFF);
-            }
+                Write4K(page, RmpStates.Reclaim());
             _iommuPages.Clear();
             _iommu.DisableSnp();
         }
+        Log.PlatformChanged(_logger, "shut down", _iommuPages.Count);
         return new FirmwareOutcome(SevStatus.Success, _costs.PspInitNs);
     }
 
-    private FirmwareOutcome PlatformStatus(ulong buffer)
+    private FirmwareOutcome PlatformStatus(ulong[] words)
     {
-        ulong page = _memory.ReadU64(buffer);
-        if ((page & 0xFFF) != 0 || page >= IPhysicalMemory.Limit)
+        ulong page = words[0];
+        if (FirmwareBuffer.Check(page, Page4K, Page4K) != SevStatus.Success)
             return Done(SevStatus.InvalidAddress);
         // Once SNP is up firmware writes only to pages it owns.
-        if (_initialized && (!_rmp.Covers(page) || RmpStates.Classify(_rmp.ReadEffective(page >> 12, out _)) != RmpState.Firmware))
+        if (_initialized && (!_rmp.Covers(page) || RmpStates.Classify(_rmp.ReadEffective(page >> SnpPageSize.Shift4K, out _)) != RmpState.Firmware))
             return Done(SevStatus.InvalidPageState);
         var status = default(SnpPlatformStatusBuffer).WithApiMajor(1).WithApiMinor(55)
             .WithState((byte)(_initialized ? 1 : 0)).WithIsRmpInitialized(_rmpInitialized)
             .WithBuildId(1).WithGuestCount(_guests);
         for (int i = 0; i < SnpPlatformStatusBuffer.Words; i++)
-            _memory.WriteU64(page + (ulong)i * 8, status.GetWord(i));
+            _memory.WriteU64(page + ((ulong)i * sizeof(ulong)), status.GetWord(i));
         return Done(SevStatus.Success);
     }
 
@@ -150,15 +156,15 @@ internal sealed class SnpFirmware
         return Done(SevStatus.Success);
     }
 
-    private FirmwareOutcome PageReclaim(ulong buffer)
+    private FirmwareOutcome PageReclaim(ulong[] words)
     {
         if (!_initialized)
             return Done(SevStatus.InvalidPlatformState);
-        var request = new SnpPageReclaimBuffer(_memory.ReadU64(buffer));
+        var request = new SnpPageReclaimBuffer(words[0]);
         ulong spa = request.Address;
-        if (!_rmp.Covers(spa) || (request.PageSize2M && (spa & (Page2M - 1)) != 0))
+        if (!_rmp.Covers(spa) || (request.PageSize2M && !SnpPageSize.IsAligned(spa, Page2M)))
             return Done(SevStatus.InvalidAddress);
-        var entry = _rmp.ReadEffective(spa >> 12, out bool is2M);
+        var entry = _rmp.ReadEffective(spa >> SnpPageSize.Shift4K, out bool is2M);
         if (is2M != request.PageSize2M)
             return Done(SevStatus.InvalidPageSize);
         if (!entry.Immutable)
@@ -183,95 +189,89 @@ internal sealed class SnpFirmware
                 return Done(SevStatus.InvalidPageState);
         }
         if (is2M)
-        {
-            ulong head = spa >> 12;
-            for (ulong i = 0; i < RmpTable.PagesPer2M; i++)
-                _rmp.Write(head + i, next.WithPageSize(true).WithGpa(next.Assigned && next.Asid != 0 ? entry.Gpa + (i << 12) : 0));
-            _rmp.NotifyChanged(spa, spa + Page2M - 1);
-        }
+            _rmp.WriteRun(spa >> SnpPageSize.Shift4K, next, as2M: true);
         else
-        {
-            _rmp.Write(spa >> 12, next);
-            _rmp.NotifyChanged(spa, spa + 0xFFF);
-        }
+            Write4K(spa, next);
         return Done(SevStatus.Success);
     }
 
-    private FirmwareOutcome PageUnsmash(ulong buffer)
+    private FirmwareOutcome PageUnsmash(ulong[] words)
     {
         if (!_initialized)
             return Done(SevStatus.InvalidPlatformState);
-        var request = new SnpPageUnsmashBuffer(_memory.ReadU64(buffer));
-        ulong spa = request.Address;
-        if (!_rmp.Covers(spa) || (spa & (Page2M - 1)) != 0)
+        ulong spa = new SnpPageUnsmashBuffer(words[0]).Address;
+        if (!_rmp.Covers(spa) || !SnpPageSize.IsAligned(spa, Page2M))
             return Done(SevStatus.InvalidAddress);
-        ulong head = spa >> 12;
-        var first = _rmp.Read(head);
-        if (first.PageSize)
+        ulong head = spa >> SnpPageSize.Shift4K;
+        if (_rmp.IsOne2MEntry(head))
             return Done(SevStatus.InvalidPageSize);
-        if (first.Assigned && (first.Gpa & (Page2M - 1)) != 0)
+        // Not RMPUPDATE's check: the fold keeps the entries' state, so it must already be one state.
+        if (!_rmp.AllFoldIntoHead(head))
             return Done(SevStatus.InvalidPageState);
-        for (ulong i = 1; i < RmpTable.PagesPer2M; i++)
-        {
-            var e = _rmp.Read(head + i);
-            bool same = e.Assigned == first.Assigned && e.Immutable == first.Immutable && e.Validated == first.Validated
-                && e.Vmsa == first.Vmsa && e.Asid == first.Asid && e.VmplPermissions == first.VmplPermissions
-                && (!first.Assigned || e.Gpa == first.Gpa + (i << 12));
-            if (!same)
-                return Done(SevStatus.InvalidPageState);
-        }
         _rmp.Merge(head);
         return Done(SevStatus.Success);
     }
 
-    private FirmwareOutcome GctxCreate(ulong buffer)
+    private FirmwareOutcome GctxCreate(ulong[] words)
     {
         if (!_initialized)
             return Done(SevStatus.InvalidPlatformState);
-        ulong page = new SnpGctxCreateBuffer(_memory.ReadU64(buffer)).GctxPaddr;
+        ulong page = new SnpGctxCreateBuffer(words[0]).GctxPaddr;
         if (!_rmp.Covers(page))
             return Done(SevStatus.InvalidAddress);
-        var entry = _rmp.ReadEffective(page >> 12, out bool is2M);
+        var entry = _rmp.ReadEffective(page >> SnpPageSize.Shift4K, out bool is2M);
         if (is2M)
             return Done(SevStatus.InvalidPageSize);
         if (RmpStates.Classify(entry) != RmpState.Firmware || _iommuPages.Contains(page))
             return Done(SevStatus.InvalidPageState);
-        _memory.Fill(page, 0x1000, 0);
-        _rmp.Write(page >> 12, RmpStates.Context());
-        _rmp.NotifyChanged(page, page + 0xFFF);
+        _memory.Fill(page, (int)Page4K, 0);
+        Write4K(page, RmpStates.Context());
         _guests++;
         return Done(SevStatus.Success);
     }
 
-    private FirmwareOutcome IopdeSmash(ulong buffer)
+    private FirmwareOutcome IopdeSmash(ulong[] words)
     {
         if (!_initialized)
             return Done(SevStatus.InvalidPlatformState);
-        var request = new ProposedIopdeSmashBuffer(ReadWords(buffer, ProposedIopdeSmashBuffer.Words));
+        var request = new ProposedIopdeSmashBuffer(words);
         if (!request.IsValid)
             return Done(SevStatus.InvalidParam);
-        var old = new AmdV1Pte(_memory.ReadU64(request.IopdeAddress));
+        ulong iopde = request.IopdeAddress;
+        ulong table = request.PteTableAddress;
+        if (FirmwareBuffer.Check(iopde, sizeof(ulong)) != SevStatus.Success
+            || FirmwareBuffer.Check(table, Page4K, Page4K) != SevStatus.Success)
+            return Done(SevStatus.InvalidAddress);
+        var old = new AmdV1Pte(_memory.ReadU64(iopde));
         ulong spa = old.Address;
-        if (!old.Present || old.NextLevel != 0 || (spa & (Page2M - 1)) != 0)
+        if (!old.Present || old.NextLevel != 0 || !SnpPageSize.IsAligned(spa, Page2M))
             return Done(SevStatus.InvalidParam);
-        for (ulong i = 0; i < RmpTable.PagesPer2M; i++)
+        for (ulong i = 0; i < SnpPageSize.EntriesPer2M; i++)
         {
-            var pte = new AmdV1Pte(_memory.ReadU64(request.PteTableAddress + i * 8));
-            if (!pte.Present || pte.NextLevel != 0 || pte.Address != spa + (i << 12)
+            var pte = new AmdV1Pte(_memory.ReadU64(table + (i * sizeof(ulong))));
+            if (!pte.Present || pte.NextLevel != 0 || pte.Address != spa + (i << SnpPageSize.Shift4K)
                 || pte.IoRead != old.IoRead || pte.IoWrite != old.IoWrite)
                 return Done(SevStatus.InvalidParam);
         }
         if (!_rmp.Covers(spa))
             return Done(SevStatus.InvalidAddress);
-        if (!_rmp.Read(spa >> 12).PageSize)
+        // Firmware smashes what PSMASH would: the run must be one 2 MiB entry.
+        if (!_rmp.IsOne2MEntry(spa >> SnpPageSize.Shift4K))
             return Done(SevStatus.InvalidPageSize);
         long stall = _config.IopdeSmashStallNs;
         _iommu.Stall(spa, spa + Page2M - 1, _scheduler.NowNs + stall);
-        var replacement = old.WithNextLevel(1).WithAddress(request.PteTableAddress);
+        Log.ProposedIopdeSmash(_logger, iopde, spa, stall);
+        var replacement = old.WithNextLevel(1).WithAddress(table);
         return new FirmwareOutcome(SevStatus.Success, stall, () =>
         {
-            _memory.WriteU64(request.IopdeAddress, replacement.Raw);
-            _rmp.Split(spa >> 12);
+            _memory.WriteU64(iopde, replacement.Raw);
+            _rmp.Split(spa >> SnpPageSize.Shift4K);
         });
+    }
+
+    private void Write4K(ulong page, RmpEntry entry)
+    {
+        _rmp.Write(page >> SnpPageSize.Shift4K, entry);
+        _rmp.NotifyChanged(page, page + Page4K - 1);
     }
 }
