@@ -51,6 +51,6 @@ internal static partial class Log
     public static partial void IoPageFault(ILogger logger, ushort deviceId, ulong iova, IoPageFaultDetailEvent @event);
 
     [LoggerMessage(EventId = 2010, Level = LogLevel.Information,
-        Message = "SNP enforcement {On}: DMA checked against the RMP, configuration locked")]
+        Message = "SNP enforcement on = {On}: while on, every DMA is checked against the RMP and the configuration is locked")]
     public static partial void SnpEnforcement(ILogger logger, bool on);
 }
