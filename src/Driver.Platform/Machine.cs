@@ -17,7 +17,8 @@ namespace Driver.Platform;
 /// an AMD IOMMU (at QEMU's address) and a PSP, the RMP and the CPU's SNP
 /// instructions, DMA agents and the invariant monitors. The kernel gets only
 /// the hardware interfaces: <see cref="KernelMemory"/>, <see cref="Mmio"/>,
-/// <see cref="Cpu"/>, <see cref="Clock"/> and <see cref="Notify"/>.
+/// <see cref="Cpu"/>, <see cref="Clock"/> and <see cref="Notify"/>. One kernel
+/// thread drives a machine: the scheduler refuses entry from a second thread.
 /// </summary>
 public sealed class Machine
 {
@@ -35,12 +36,12 @@ public sealed class Machine
         Memory = new PhysicalMemory();
         KernelMemory = new KernelMemory(Memory, Scheduler, Costs);
         Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);
-        Monitor = new InvariantMonitor(SimClock, Rmp);
-        Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp) { Monitor = Config.Monitors ? Monitor : null };
+        Monitor = new InvariantMonitor(SimClock, Rmp, Config.LoggerFactory);
+        Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp, Config.LoggerFactory) { Monitor = Config.Monitors ? Monitor : null };
         Firmware = new SnpFirmware(Memory, Rmp, Iommu, Scheduler, Costs, Config.Psp);
         Psp = new PspDevice(Firmware, Scheduler);
         Cpu = new SnpCpu(Rmp, Scheduler, Costs);
-        Bus = new MmioBus(Scheduler, Costs);
+        Bus = new MmioBus(Scheduler, Costs, Config.LoggerFactory);
         Bus.Map(IommuMmioBase, AmdIommuMmio.Size, Iommu);
         Bus.Map(PspMmioBase, PspMmio.Size, Psp);
         // Firmware and the command processor finish before DMA due at the same instant.
@@ -87,7 +88,7 @@ public sealed class Machine
     /// <summary>Plugs in a DMA-capable device; it starts at its configured time.</summary>
     public DmaAgent AddDmaAgent(DmaAgentConfig config)
     {
-        var agent = new DmaAgent(config, Iommu, Memory, Scheduler, Costs);
+        var agent = new DmaAgent(config, Iommu, Memory, Scheduler, Costs, Config.LoggerFactory);
         _agents.Add(agent);
         Scheduler.Register(agent);
         return agent;

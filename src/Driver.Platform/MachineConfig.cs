@@ -1,6 +1,8 @@
 using Driver.Platform.Iommu;
 using Driver.Platform.Psp;
 using Driver.Platform.Time;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Platform;
 
@@ -26,4 +28,7 @@ public sealed record MachineConfig
 
     /// <summary>Run the invariant monitors (costs a shadow walk per cached translation).</summary>
     public bool Monitors { get; init; } = true;
+
+    /// <summary>Where the devices, the bus and the monitors log; nothing by default.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 }

@@ -9,20 +9,27 @@ namespace Driver.Platform.Tests;
 public class CacheUnitTests
 {
     private static IotlbEntry Line(ushort domain, ulong vpn, byte shift = 12, ulong spa = 0x1000) =>
-        new() { Present = true, DomainId = domain, Vpn = vpn, SizeShift = shift, SpaPage = spa, Read = true, Epoch = 1 };
+        new(domain, vpn, shift, Read: true, Write: false, spa, Epoch: 1);
+
+    private static SetAssociativeCache<IotlbTag, IotlbEntry> Iotlb(int sets, int ways) => new(sets, ways);
+
+    private static SetAssociativeCache<PdeTag, PdeEntry> PdeCache(int sets, int ways) => new(sets, ways);
+
+    private static PdeEntry Pde(ushort domain, int level, ulong iova, ulong next, byte nextLevel, bool read, bool write, long epoch) =>
+        new(PdeTag.Of(domain, level, iova), next, nextLevel, read, write, epoch);
 
     [Fact]
     public void Iotlb_replaces_round_robin_within_a_set()
     {
-        var tlb = new Iotlb(1, 2);
+        var tlb = Iotlb(1, 2);
         tlb.Fill(Line(1, 10));
         tlb.Fill(Line(1, 11));
         tlb.Fill(Line(1, 12));
-        tlb.Find(1, 10).ShouldBe(-1);
-        tlb.Find(1, 11).ShouldBeGreaterThanOrEqualTo(0);
-        tlb.Find(1, 12).ShouldBeGreaterThanOrEqualTo(0);
+        tlb.Find(new(1, 10)).ShouldBe(-1);
+        tlb.Find(new(1, 11)).ShouldBeGreaterThanOrEqualTo(0);
+        tlb.Find(new(1, 12)).ShouldBeGreaterThanOrEqualTo(0);
         tlb.Fill(Line(1, 13));
-        tlb.Find(1, 11).ShouldBe(-1);
+        tlb.Find(new(1, 11)).ShouldBe(-1);
         tlb.Count.ShouldBe(2);
         tlb.Capacity.ShouldBe(2);
     }
@@ -30,32 +37,32 @@ public class CacheUnitTests
     [Fact]
     public void Iotlb_refill_of_the_same_page_replaces_in_place()
     {
-        var tlb = new Iotlb(1, 2);
+        var tlb = Iotlb(1, 2);
         tlb.Fill(Line(1, 10, spa: 0x1000));
         tlb.Fill(Line(2, 10));
         tlb.Fill(Line(1, 10, spa: 0x5000));
         tlb.Count.ShouldBe(2);
-        tlb[tlb.Find(1, 10)].SpaPage.ShouldBe(0x5000UL);
-        tlb.Find(2, 10).ShouldBeGreaterThanOrEqualTo(0);
-        tlb.Find(3, 10).ShouldBe(-1);
+        tlb[tlb.Find(new(1, 10))].SpaPage.ShouldBe(0x5000UL);
+        tlb.Find(new(2, 10)).ShouldBeGreaterThanOrEqualTo(0);
+        tlb.Find(new(3, 10)).ShouldBe(-1);
     }
 
     [Fact]
     public void Iotlb_invalidates_by_iova_overlap_of_the_whole_translation_and_by_spa()
     {
-        var tlb = new Iotlb(4, 4);
+        var tlb = Iotlb(4, 4);
         tlb.Fill(Line(1, 0x200, shift: 21, spa: 0x40_0000));
         tlb.Fill(Line(1, 0x5, spa: 0x9000));
-        tlb.InvalidateIova(2, 0, ulong.MaxValue).ShouldBe(0);
-        tlb.InvalidateIova(1, 0x3F_F000, 0x3F_FFFF).ShouldBe(1);
-        tlb.Find(1, 0x200).ShouldBe(-1);
-        tlb.InvalidateIova(1, 0x6000, 0x6FFF).ShouldBe(0);
-        tlb.InvalidateIova(1, 0x4000, 0x5000).ShouldBe(1);
+        tlb.Invalidate(new IotlbEntry.ByIova(2, 0, ulong.MaxValue)).ShouldBe(0);
+        tlb.Invalidate(new IotlbEntry.ByIova(1, 0x3F_F000, 0x3F_FFFF)).ShouldBe(1);
+        tlb.Find(new(1, 0x200)).ShouldBe(-1);
+        tlb.Invalidate(new IotlbEntry.ByIova(1, 0x6000, 0x6FFF)).ShouldBe(0);
+        tlb.Invalidate(new IotlbEntry.ByIova(1, 0x4000, 0x5000)).ShouldBe(1);
         tlb.Fill(Line(1, 0x5, spa: 0x9000));
-        tlb.InvalidateSpa(0xA000, 0xAFFF).ShouldBe(0);
-        tlb.InvalidateSpa(0x8000, 0x9000).ShouldBe(1);
+        tlb.Invalidate(new IotlbEntry.BySpa(0xA000, 0xAFFF)).ShouldBe(0);
+        tlb.Invalidate(new IotlbEntry.BySpa(0x8000, 0x9000)).ShouldBe(1);
         tlb.Fill(Line(1, 0x7, shift: 21, spa: 0x40_7000));
-        tlb.InvalidateSpa(0x5F_F000, 0x5F_FFFF).ShouldBe(1);
+        tlb.Invalidate(new IotlbEntry.BySpa(0x5F_F000, 0x5F_FFFF)).ShouldBe(1);
         tlb.Fill(Line(1, 0x5));
         tlb.InvalidateAll();
         tlb.Count.ShouldBe(0);
@@ -64,48 +71,48 @@ public class CacheUnitTests
     [Fact]
     public void Cache_geometry_must_be_sane()
     {
-        Should.Throw<ArgumentOutOfRangeException>(() => new Iotlb(3, 2));
-        Should.Throw<ArgumentOutOfRangeException>(() => new Iotlb(0, 2));
-        Should.Throw<ArgumentOutOfRangeException>(() => new Iotlb(2, 0));
-        Should.Throw<ArgumentOutOfRangeException>(() => new Iotlb(2, 256));
-        Should.Throw<ArgumentOutOfRangeException>(() => new PdeCache(6, 2));
-        Should.Throw<ArgumentOutOfRangeException>(() => new PdeCache(0, 2));
-        Should.Throw<ArgumentOutOfRangeException>(() => new PdeCache(2, 0));
-        Should.Throw<ArgumentOutOfRangeException>(() => new PdeCache(2, 256));
+        Should.Throw<ArgumentOutOfRangeException>(() => Iotlb(3, 2));
+        Should.Throw<ArgumentOutOfRangeException>(() => Iotlb(0, 2));
+        Should.Throw<ArgumentOutOfRangeException>(() => Iotlb(2, 0));
+        Should.Throw<ArgumentOutOfRangeException>(() => Iotlb(2, 256));
+        Should.Throw<ArgumentOutOfRangeException>(() => PdeCache(6, 2));
+        Should.Throw<ArgumentOutOfRangeException>(() => PdeCache(0, 2));
+        Should.Throw<ArgumentOutOfRangeException>(() => PdeCache(2, 0));
+        Should.Throw<ArgumentOutOfRangeException>(() => PdeCache(2, 256));
         Should.Throw<ArgumentOutOfRangeException>(() => new DteCache(3));
         Should.Throw<ArgumentOutOfRangeException>(() => new DteCache(0));
-        new Iotlb(1, 255).Capacity.ShouldBe(255);
-        new PdeCache(1, 255).Count.ShouldBe(0);
+        Iotlb(1, 255).Capacity.ShouldBe(255);
+        PdeCache(1, 255).Count.ShouldBe(0);
     }
 
     [Fact]
     public void Pde_cache_tags_by_domain_level_and_prefix_and_invalidates_by_overlap()
     {
-        var cache = new PdeCache(1, 4);
-        cache.Fill(1, 2, 0x20_0000, new PdeCacheHit(0x7000, 1, true, false, 3));
-        cache.TryGet(1, 2, 0x3F_FFFF, out var hit).ShouldBeTrue();
-        hit.ShouldBe(new PdeCacheHit(0x7000, 1, true, false, 3));
-        cache.TryGet(1, 2, 0x40_0000, out _).ShouldBeFalse();
-        cache.TryGet(1, 3, 0x20_0000, out _).ShouldBeFalse();
-        cache.TryGet(2, 2, 0x20_0000, out _).ShouldBeFalse();
-        cache.Fill(1, 2, 0x20_0000, new PdeCacheHit(0x8000, 1, true, true, 4));
+        var cache = PdeCache(1, 4);
+        cache.Fill(Pde(1, 2, 0x20_0000, 0x7000, 1, true, false, 3));
+        cache.TryGet(PdeTag.Of(1, 2, 0x3F_FFFF), out var hit).ShouldBeTrue();
+        hit.ShouldBe(Pde(1, 2, 0x20_0000, 0x7000, 1, true, false, 3));
+        cache.TryGet(PdeTag.Of(1, 2, 0x40_0000), out _).ShouldBeFalse();
+        cache.TryGet(PdeTag.Of(1, 3, 0x20_0000), out _).ShouldBeFalse();
+        cache.TryGet(PdeTag.Of(2, 2, 0x20_0000), out _).ShouldBeFalse();
+        cache.Fill(Pde(1, 2, 0x20_0000, 0x8000, 1, true, true, 4));
         cache.Count.ShouldBe(1);
-        cache.Fill(1, 6, 0, new PdeCacheHit(0x9000, 5, true, true, 5));
-        cache.TryGet(1, 6, 0xFFFF_FFFF_FFFF_F000, out _).ShouldBeFalse();
-        cache.TryGet(1, 6, 0x1000, out _).ShouldBeTrue();
-        cache.Invalidate(2, 0, ulong.MaxValue).ShouldBe(0);
-        cache.Invalidate(1, 0x40_0000, 0x40_0FFF).ShouldBe(1, "the level-6 entry covers everything below 2^57");
-        cache.Invalidate(1, 0x20_0000, 0x20_0FFF).ShouldBe(1);
+        cache.Fill(Pde(1, 6, 0, 0x9000, 5, true, true, 5));
+        cache.TryGet(PdeTag.Of(1, 6, 0xFFFF_FFFF_FFFF_F000), out _).ShouldBeFalse();
+        cache.TryGet(PdeTag.Of(1, 6, 0x1000), out _).ShouldBeTrue();
+        cache.Invalidate(new PdeEntry.ByIova(2, 0, ulong.MaxValue)).ShouldBe(0);
+        cache.Invalidate(new PdeEntry.ByIova(1, 0x40_0000, 0x40_0FFF)).ShouldBe(1, "the level-6 entry covers everything below 2^57");
+        cache.Invalidate(new PdeEntry.ByIova(1, 0x20_0000, 0x20_0FFF)).ShouldBe(1);
         cache.Count.ShouldBe(0);
         for (ulong i = 0; i < 6; i++)
-            cache.Fill(1, 2, i << 21, new PdeCacheHit(i, 1, true, true, 1));
+            cache.Fill(Pde(1, 2, i << 21, i, 1, true, true, 1));
         cache.Count.ShouldBe(4);
-        cache.TryGet(1, 2, 0, out _).ShouldBeFalse();
-        cache.TryGet(1, 2, 5UL << 21, out _).ShouldBeTrue();
+        cache.TryGet(PdeTag.Of(1, 2, 0), out _).ShouldBeFalse();
+        cache.TryGet(PdeTag.Of(1, 2, 5UL << 21), out _).ShouldBeTrue();
         cache.InvalidateAll();
         cache.Count.ShouldBe(0);
-        PdeCache.EntryShift(1).ShouldBe(12);
-        PdeCache.EntryShift(4).ShouldBe(39);
+        PdeEntry.EntryShift(1).ShouldBe(12);
+        PdeEntry.EntryShift(4).ShouldBe(39);
     }
 
     [Fact]

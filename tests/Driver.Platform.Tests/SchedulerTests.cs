@@ -177,4 +177,31 @@ public class SchedulerReentryTests
         scheduler.HardwareAccess(1);
         scheduler.EarlyEventsRun.ShouldBe(1, "nothing pending, nothing pulled");
     }
+
+    [Fact]
+    public void A_second_thread_entering_the_scheduler_is_a_bug_that_throws()
+    {
+        var m = new Machine();
+        m.Clock.Delay(10);
+        Exception? caught = null;
+        var other = new Thread(() => caught = Record.Exception(() => m.KernelMemory.ReadU64(0)));
+        other.Start();
+        other.Join();
+        caught.ShouldBeOfType<InvalidOperationException>().Message.ShouldContain("one kernel thread per machine");
+        m.Clock.Delay(10);
+        m.Clock.NowNs.ShouldBe(20, "the owner carries on; the refused access took no time");
+    }
+
+    [Fact]
+    public void The_first_thread_to_enter_owns_the_scheduler()
+    {
+        var m = new Machine();
+        var other = new Thread(() => m.Clock.Delay(5));
+        other.Start();
+        other.Join();
+        Should.Throw<InvalidOperationException>(() => m.Scheduler.RunUntilIdle());
+        Should.Throw<InvalidOperationException>(() => m.Scheduler.AdvanceTo(100));
+        Should.Throw<InvalidOperationException>(() => m.Scheduler.HardwareAccess(1));
+        m.Clock.NowNs.ShouldBe(5);
+    }
 }

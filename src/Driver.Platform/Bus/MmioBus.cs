@@ -1,5 +1,7 @@
 using Driver.Hw.Interfaces;
 using Driver.Platform.Time;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Platform.Bus;
 
@@ -14,12 +16,14 @@ public sealed class MmioBus : IMmio
     private readonly Scheduler _scheduler;
     private readonly CostModel _costs;
     private readonly List<BusError> _errors = [];
+    private readonly ILogger _logger;
     private Window[] _windows = [];
 
-    public MmioBus(Scheduler scheduler, CostModel costs)
+    public MmioBus(Scheduler scheduler, CostModel costs, ILoggerFactory? loggerFactory = null)
     {
         _scheduler = scheduler;
         _costs = costs;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MmioBus>();
     }
 
     /// <summary>Every failed access so far, oldest first.</summary>
@@ -73,7 +77,9 @@ public sealed class MmioBus : IMmio
 
     private MmioStatus Fail(ulong pa, int size, bool write, MmioStatus status)
     {
-        _errors.Add(new BusError(_scheduler.NowNs, pa, size, write, status));
+        var error = new BusError(_scheduler.NowNs, pa, size, write, status);
+        _errors.Add(error);
+        Log.BusError(_logger, pa, size, write, status, error.TimeNs);
         return status;
     }
 

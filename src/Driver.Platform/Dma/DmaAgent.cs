@@ -1,7 +1,8 @@
-using Driver.Hw.Interfaces;
 using Driver.Platform.Iommu;
 using Driver.Platform.Memory;
 using Driver.Platform.Time;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Platform.Dma;
 
@@ -21,6 +22,8 @@ public sealed class DmaAgent : IEventSource
     private readonly CostModel _costs;
     private readonly List<DmaRecord> _records = [];
     private readonly long _limit;
+    private readonly ulong _physicalLimit;
+    private readonly ILogger _logger;
     private long _issued;
     private long _due;
 
@@ -28,7 +31,7 @@ public sealed class DmaAgent : IEventSource
     private ulong _resumeOffset;
     private long _stallIssuedNs = -1;
 
-    public DmaAgent(DmaAgentConfig config, AmdIommu iommu, PhysicalMemory memory, Scheduler scheduler, CostModel costs)
+    public DmaAgent(DmaAgentConfig config, AmdIommu iommu, PhysicalMemory memory, Scheduler scheduler, CostModel costs, ILoggerFactory? loggerFactory = null)
     {
         if (config.Ops.Count == 0)
             throw new ArgumentException("a DMA agent needs at least one op", nameof(config));
@@ -42,6 +45,8 @@ public sealed class DmaAgent : IEventSource
         _memory = memory;
         _scheduler = scheduler;
         _costs = costs;
+        _physicalLimit = 1UL << iommu.Config.PhysicalAddressBits;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<DmaAgent>();
         _limit = config.Transactions < 0 ? config.Ops.Count : config.Transactions;
         _due = _limit == 0 ? long.MaxValue : config.StartNs;
     }
@@ -78,8 +83,9 @@ public sealed class DmaAgent : IEventSource
                 Finish(op, issued, now + cost, Outcome(t.Status), t.EventWord0, t.EventWord1, firstWord);
                 return;
             }
-            if (t.Spa + chunk > IPhysicalMemory.Limit)
+            if (t.Spa + chunk > _physicalLimit)
             {
+                Log.MasterAbort(_logger, _config.DeviceId, iova, t.Spa, op.Write);
                 Finish(op, issued, now + cost, DmaOutcome.Aborted, 0, 0, firstWord);
                 return;
             }

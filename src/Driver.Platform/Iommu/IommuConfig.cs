@@ -25,4 +25,10 @@ public sealed record IommuConfig
     public int PdeCacheWays { get; init; } = 4;
 
     public RmpGranularity RmpRule { get; init; } = RmpGranularity.AmdToday;
+
+    /// <summary>
+    /// Width of the system addresses the IOMMU can reach (32 to 52). Every address it reads
+    /// out of a register or memory is checked against it: beyond it, the hardware's error event.
+    /// </summary>
+    public int PhysicalAddressBits { get; init; } = Driver.Hw.Interfaces.IPhysicalMemory.AddressBits;
 }

@@ -12,7 +12,7 @@ public enum TranslationStatus
     /// <summary>The DTE has reserved bits set or an unsupported mode: ILLEGAL_DEV_TABLE_ENTRY.</summary>
     IllegalDte,
 
-    /// <summary>The DeviceID lies beyond the device table: DEV_TAB_HARDWARE_ERROR.</summary>
+    /// <summary>The DeviceID lies beyond the device table, or the entry beyond the physical limit: DEV_TAB_HARDWARE_ERROR.</summary>
     DeviceTableError,
 
     /// <summary>V = 1, TV = 0: the request is aborted without an event.</summary>
@@ -23,4 +23,7 @@ public enum TranslationStatus
 
     /// <summary>Firmware holds DMA to this range; retry at <see cref="TranslationResult.StallUntilNs"/>.</summary>
     Stalled,
+
+    /// <summary>A page-table pointer (the DTE root or a PDE) lies beyond the physical limit: PAGE_TAB_HARDWARE_ERROR.</summary>
+    PageTableError,
 }

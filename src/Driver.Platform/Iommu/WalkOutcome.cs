@@ -6,6 +6,9 @@ internal struct WalkOutcome
     public bool Fault;
     public bool EntryPresent;
     public bool ReservedBits;
+
+    /// <summary>The table pointer the walk could not follow (beyond the physical limit), or zero.</summary>
+    public ulong UnreachableTable;
     public ulong Spa;
     public int PageShift;
     public bool Read;

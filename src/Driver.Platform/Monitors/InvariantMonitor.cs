@@ -1,6 +1,8 @@
 using Driver.Hw.Interfaces;
 using Driver.Platform.Snp;
 using Driver.Platform.Time;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Platform.Monitors;
 
@@ -16,11 +18,13 @@ public sealed class InvariantMonitor : IPlatformNotify
     private readonly RmpTable? _rmp;
     private readonly HashSet<ulong> _freedTables = [];
     private readonly List<Violation> _violations = [];
+    private readonly ILogger _logger;
 
-    public InvariantMonitor(SimClock clock, RmpTable? rmp)
+    public InvariantMonitor(SimClock clock, RmpTable? rmp, ILoggerFactory? loggerFactory = null)
     {
         _clock = clock;
         _rmp = rmp;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<InvariantMonitor>();
     }
 
     public IReadOnlyList<Violation> Violations => _violations;
@@ -51,6 +55,10 @@ public sealed class InvariantMonitor : IPlatformNotify
     internal void StaleTranslation(ushort deviceId, ulong iova, ulong spa, bool write) =>
         Report(ViolationKind.StaleTranslationAfterInvalidation, deviceId, iova, spa);
 
-    private void Report(ViolationKind kind, ushort deviceId, ulong iova, ulong detail) =>
-        _violations.Add(new Violation(kind, _clock.NowNs, deviceId, iova, detail, Operation));
+    private void Report(ViolationKind kind, ushort deviceId, ulong iova, ulong detail)
+    {
+        var violation = new Violation(kind, _clock.NowNs, deviceId, iova, detail, Operation);
+        _violations.Add(violation);
+        Log.Violation(_logger, kind, deviceId, iova, detail, Operation ?? "idle", violation.TimeNs);
+    }
 }

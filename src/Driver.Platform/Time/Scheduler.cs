@@ -10,6 +10,8 @@ namespace Driver.Platform.Time;
 /// always replays the same run. Sources due at the same time run in the order
 /// they were registered (the machine registers the IOMMU and the PSP before any
 /// DMA agent, so firmware finishing at time t is seen by DMA arriving at t).
+/// One kernel thread drives a scheduler: the first thread that enters it owns
+/// it, and entry from any other thread is a bug that throws, not a race to lose.
 /// </summary>
 public sealed class Scheduler : IClock
 {
@@ -17,6 +19,9 @@ public sealed class Scheduler : IClock
     private readonly double _extraInterleaving;
     private SplitMix64 _random;
     private bool _running;
+
+    // Managed id of the thread that drives the machine; 0 until the first entry.
+    private int _owner;
 
     /// <param name="clock">The clock this scheduler drives.</param>
     /// <param name="seed">Chooses the extra interleavings.</param>
@@ -51,7 +56,8 @@ public sealed class Scheduler : IClock
     /// <summary>A kernel-visible access that takes <paramref name="costNs"/>: due events run first.</summary>
     public void HardwareAccess(long costNs)
     {
-        AdvanceTo(Clock.NowNs + costNs);
+        EnterFromOwner();
+        Advance(Clock.NowNs + costNs);
         if (_extraInterleaving > 0 && !_running && _random.Chance(_extraInterleaving))
             RunOneEarly();
     }
@@ -59,11 +65,18 @@ public sealed class Scheduler : IClock
     public void Delay(long ns)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(ns);
-        AdvanceTo(Clock.NowNs + ns);
+        EnterFromOwner();
+        Advance(Clock.NowNs + ns);
     }
 
     /// <summary>Runs every event due up to <paramref name="ns"/> in time order, then sets the clock there.</summary>
     public void AdvanceTo(long ns)
+    {
+        EnterFromOwner();
+        Advance(ns);
+    }
+
+    private void Advance(long ns)
     {
         // A device event may itself touch hardware; it must not recurse into the queue.
         if (_running)
@@ -90,8 +103,20 @@ public sealed class Scheduler : IClock
     /// <summary>Runs events until every source is idle or <paramref name="limitNs"/> is reached.</summary>
     public void RunUntilIdle(long limitNs = long.MaxValue - 1)
     {
+        EnterFromOwner();
         while (Earliest() is { } source && source.NextDueNs <= limitNs)
-            AdvanceTo(source.NextDueNs);
+            Advance(source.NextDueNs);
+    }
+
+    private void EnterFromOwner()
+    {
+        int current = Environment.CurrentManagedThreadId;
+        if (_owner == current)
+            return;
+        int owner = Interlocked.CompareExchange(ref _owner, current, 0);
+        if (owner != 0 && owner != current)
+            throw new InvalidOperationException(
+                $"the machine is driven by thread {owner}; thread {current} entered its scheduler (one kernel thread per machine)");
     }
 
     private void RunOneEarly()

@@ -1,25 +1,76 @@
 using System.Numerics;
 using Driver.Hw.AmdIommu;
-using Driver.Hw.Interfaces;
+using Driver.Platform.Memory;
+using Driver.Platform.Monitors;
+using Driver.Platform.Time;
+using Microsoft.Extensions.Logging;
 
 namespace Driver.Platform.Iommu;
 
 /// <summary>
 /// Translation of one DMA request: DTE (cached) -> IOTLB -> page walk over AMD
-/// v1 tables (PDE cache) -> RMP check when SNP is on -> IOTLB fill.
+/// v1 tables (PDE cache) -> RMP check when SNP is on -> IOTLB fill. It owns the
+/// three caches and the record of completed invalidations that lets the cache
+/// monitor tell "not yet flushed" from "flushed and still stale".
 /// </summary>
-public sealed partial class AmdIommu
+internal sealed class TranslationUnit
 {
     private const ulong DteBytes = 32;
-    private const int PageShift4K = 12;
+    private const int PageShift4K = SnpControls.PageShift4K;
+    private const int InvalidationHistory = 64;
 
-    /// <summary>
-    /// Translates a request of <paramref name="deviceId"/> at <paramref name="iova"/>,
-    /// logging the event a failure produces.
-    /// </summary>
+    private readonly PhysicalMemory _memory;
+    private readonly CostModel _costs;
+    private readonly PhysicalLimit _limit;
+    private readonly int _deepestMode;
+    private readonly EventLog _eventLog;
+    private readonly SnpControls _snp;
+    private readonly ILogger _logger;
+    private readonly DteCache _dteCache;
+    private readonly SetAssociativeCache<IotlbTag, IotlbEntry> _iotlb;
+    private readonly SetAssociativeCache<PdeTag, PdeEntry> _pdeCache;
+    private readonly InvalidationRecord[] _invalidations = new InvalidationRecord[InvalidationHistory];
+    private int _invalidationCount;
+
+    // Orders cache fills and invalidations for the cache monitor.
+    private long _epoch;
+
+    public TranslationUnit(PhysicalMemory memory, CostModel costs, IommuConfig config, PhysicalLimit limit, EventLog eventLog, SnpControls snp, ILogger logger)
+    {
+        _memory = memory;
+        _costs = costs;
+        _limit = limit;
+        _eventLog = eventLog;
+        _snp = snp;
+        _logger = logger;
+        _deepestMode = config.Efr.Hats switch
+        {
+            HostAddressTranslationSize.Level4 => 4,
+            HostAddressTranslationSize.Level5 => 5,
+            HostAddressTranslationSize.Level6 => 6,
+            _ => 0,
+        };
+        _dteCache = new DteCache(config.DteCacheEntries);
+        _iotlb = new(config.IotlbSets, config.IotlbWays);
+        _pdeCache = new(config.PdeCacheSets, config.PdeCacheWays);
+    }
+
+    /// <summary>Control.IommuEn: off, every request passes untranslated and unchecked.</summary>
+    public bool Enabled { get; set; }
+
+    public DeviceTableBaseRegister DeviceTable { get; set; }
+
+    /// <summary>Watches what the IOMMU does for the invariant monitors; null for none (the fast path).</summary>
+    public InvariantMonitor? Monitor { get; set; }
+
+    public int IotlbCount => _iotlb.Count;
+
+    public int PdeCacheCount => _pdeCache.Count;
+
+    /// <summary>Translates a request, logging the event a failure produces.</summary>
     public TranslationResult Translate(ushort deviceId, ulong iova, bool write)
     {
-        if (!_control.IommuEn)
+        if (!Enabled)
             return Allowed(deviceId, iova, iova, PageShift4K, write, false, 0);
         long cost = 0;
         bool dteCached = _dteCache.TryGet(deviceId, out var dte, out long dteEpoch);
@@ -34,7 +85,7 @@ public sealed partial class AmdIommu
         if (!dte.Valid)
             return Passthrough(deviceId, iova, write, cost);
         if (!dte.TranslationValid)
-            return new TranslationResult(TranslationStatus.Blocked, 0, 0, false, cost, 0, 0, 0);
+            return TranslationResult.Blocked(cost);
         if (dte.Mode == PagingMode.Disabled)
         {
             if (write ? !dte.IoWrite : !dte.IoRead)
@@ -42,87 +93,120 @@ public sealed partial class AmdIommu
             return Passthrough(deviceId, iova, write, cost);
         }
 
-        int line = _iotlb.Find(dte.DomainId, iova >> 12);
+        int line = _iotlb.Find(new IotlbTag(dte.DomainId, iova >> 12));
         if (line >= 0)
         {
             ref readonly var hit = ref _iotlb[line];
             if (write ? hit.Write : hit.Read)
             {
                 ulong spa = hit.SpaPage | (iova & 0xFFF);
-                if (Monitor is null && _stalls.Count == 0)
-                    return new TranslationResult(TranslationStatus.Ok, spa, hit.SizeShift, true, cost, 0, 0, 0);
+                if (Monitor is null && !_snp.AnyStall)
+                    return TranslationResult.Allowed(spa, hit.SizeShift, true, cost);
                 return CheckedHit(dte, deviceId, iova, write, spa, hit, Math.Min(hit.Epoch, dteEpoch), cost);
             }
         }
         return WalkAndFill(dte, dteCached, dteEpoch, deviceId, iova, write, cost);
     }
 
+    public void InvalidateDte(ushort deviceId)
+    {
+        _dteCache.Invalidate(deviceId);
+        Record(InvalidationKind.DeviceTableEntry, deviceId, InvalidationRange.All);
+    }
+
+    public void InvalidatePages(ushort domainId, InvalidationRange range, bool pde)
+    {
+        _iotlb.Invalidate(new IotlbEntry.ByIova(domainId, range.First, range.Last));
+        if (pde)
+            _pdeCache.Invalidate(new PdeEntry.ByIova(domainId, range.First, range.Last));
+        Record(InvalidationKind.Pages, domainId, range);
+    }
+
+    public void InvalidateAll()
+    {
+        FlushAll();
+        Record(InvalidationKind.All, 0, InvalidationRange.All);
+    }
+
+    /// <summary>Drops everything cached, as a change of SNP enforcement does; not an invalidation the driver asked for.</summary>
+    public void FlushAll()
+    {
+        _dteCache.InvalidateAll();
+        _iotlb.InvalidateAll();
+        _pdeCache.InvalidateAll();
+    }
+
+    /// <summary>Drops cached translations into [first, last] of system memory (the RMP changed there).</summary>
+    public void InvalidateSpa(ulong first, ulong last) => _iotlb.Invalidate(new IotlbEntry.BySpa(first, last));
+
+    private void Record(InvalidationKind kind, ushort id, InvalidationRange range) =>
+        _invalidations[_invalidationCount++ % InvalidationHistory] = new InvalidationRecord(kind, id, range, ++_epoch);
+
+    /// <summary>Whether an invalidation covering (domain, device, IOVA) completed after <paramref name="epoch"/>.</summary>
+    private bool InvalidatedSince(long epoch, ushort domainId, ushort deviceId, ulong iova)
+    {
+        int count = Math.Min(_invalidationCount, InvalidationHistory);
+        for (int i = 0; i < count; i++)
+        {
+            ref readonly var r = ref _invalidations[i];
+            if (r.Epoch > epoch && r.Covers(domainId, deviceId, iova))
+                return true;
+        }
+        return false;
+    }
+
     private TranslationResult? FetchDte(ushort deviceId, ulong iova, bool write, ref long cost, out AmdDte dte)
     {
         dte = default;
-        ulong dtePa = _devTab.Base + deviceId * DteBytes;
-        if (deviceId >= (_devTab.Size + 1u) * 128u || dtePa + DteBytes > IPhysicalMemory.Limit)
+        ulong dtePa = DteAddress(deviceId);
+        if (deviceId >= (DeviceTable.Size + 1u) * 128u || !_limit.Reaches(dtePa, DteBytes))
         {
             var ev = default(DevTabHardwareErrorEvent).WithDeviceId(deviceId).WithWrite(write)
                 .WithEventCode(EventCode.DevTabHardwareError).WithAddress(dtePa);
+            Log.DevTabHardwareError(_logger, deviceId, dtePa);
             return Failed(TranslationStatus.DeviceTableError, ev.GetWord(0), ev.GetWord(1), cost, log: true);
         }
         cost += _costs.IommuMemoryAccessNs;
-        dte = new AmdDte([_memory.ReadU64(dtePa), _memory.ReadU64(dtePa + 8), _memory.ReadU64(dtePa + 16), _memory.ReadU64(dtePa + 24)]);
+        dte = ReadDte(dtePa);
         if (dte.Valid && !WellFormed(dte))
         {
             var ev = default(IllegalDevTableEntryEvent).WithDeviceId(deviceId).WithWrite(write)
                 .WithEventCode(EventCode.IllegalDevTableEntry).WithAddress(iova);
+            Log.IllegalDevTableEntry(_logger, deviceId, dte);
             return Failed(TranslationStatus.IllegalDte, ev.GetWord(0), ev.GetWord(1), cost, log: true);
         }
         return null;
     }
 
-    private bool WellFormed(in AmdDte dte)
-    {
-        if (!dte.IsValid)
-            return false;
-        int deepest = _efr.Hats switch
-        {
-            HostAddressTranslationSize.Level4 => 4,
-            HostAddressTranslationSize.Level5 => 5,
-            HostAddressTranslationSize.Level6 => 6,
-            _ => 0,
-        };
-        return (int)dte.Mode <= deepest;
-    }
+    private ulong DteAddress(ushort deviceId) => DeviceTable.Base + (deviceId * DteBytes);
+
+    private AmdDte ReadDte(ulong dtePa) =>
+        new([_memory.ReadU64(dtePa), _memory.ReadU64(dtePa + 8), _memory.ReadU64(dtePa + 16), _memory.ReadU64(dtePa + 24)]);
+
+    private bool WellFormed(in AmdDte dte) => dte.IsValid && (int)dte.Mode <= _deepestMode;
 
     private TranslationResult WalkAndFill(in AmdDte dte, bool dteCached, long dteEpoch, ushort deviceId, ulong iova, bool write, long cost)
     {
         long oldestUsed = dteEpoch;
         bool usedPdeCache = false;
         var walk = Walk(dte, deviceId, iova, live: true, ref cost, ref oldestUsed, ref usedPdeCache);
+        if (walk.UnreachableTable != 0)
+            return PageTableError(dte, deviceId, write, walk.UnreachableTable, cost);
         if (walk.Fault || (write ? !walk.Write : !walk.Read))
             return PageFault(dte, deviceId, iova, write, walk.EntryPresent, !walk.Fault, walk.ReservedBits, cost);
 
         int entryShift = walk.PageShift;
-        if (SnpEnforced)
+        if (_snp.Enforced)
         {
-            var check = RmpCheck(walk.Spa, walk.PageShift, sizeRule: true, ref cost);
+            var check = _snp.Check(deviceId, iova, walk.Spa, walk.PageShift, sizeRule: true, ref cost);
             if (check.Refused)
                 return RmpFault(deviceId, iova, write, check.Flags, cost);
             entryShift = check.EntryShift;
         }
-        if (_stalls.Count != 0 && StalledUntil(walk.Spa) is long until)
-            return new TranslationResult(TranslationStatus.Stalled, walk.Spa, entryShift, false, cost, 0, 0, until);
+        if (_snp.AnyStall && _snp.StalledUntil(walk.Spa) is long until)
+            return TranslationResult.Stalled(walk.Spa, entryShift, false, cost, until);
 
-        _iotlb.Fill(new IotlbEntry
-        {
-            Present = true,
-            DomainId = dte.DomainId,
-            DeviceId = deviceId,
-            SizeShift = (byte)entryShift,
-            Read = walk.Read,
-            Write = walk.Write,
-            Vpn = iova >> 12,
-            SpaPage = walk.Spa & ~0xFFFUL,
-            Epoch = ++_epoch,
-        });
+        _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch));
         if (Monitor is { } monitor && (usedPdeCache || dteCached))
             CompareWithMemory(monitor, dte, deviceId, iova, write, walk.Spa, walk.Read, walk.Write, oldestUsed);
         return Allowed(deviceId, iova, walk.Spa, entryShift, write, false, cost);
@@ -136,7 +220,7 @@ public sealed partial class AmdIommu
     {
         var result = new WalkOutcome();
         int level = (int)dte.Mode;
-        int top = PdeCache.EntryShift(level) + 9;
+        int top = PdeEntry.EntryShift(level) + 9;
         if (top < 64 && (iova >> top) != 0)
         {
             result.Fault = true;
@@ -149,7 +233,7 @@ public sealed partial class AmdIommu
             // Resume from the deepest cached directory entry.
             for (int l = 2; l <= level; l++)
             {
-                if (_pdeCache.TryGet(dte.DomainId, l, iova, out var pde))
+                if (_pdeCache.TryGet(PdeTag.Of(dte.DomainId, l, iova), out var pde))
                 {
                     if ((iova & SkippedBits(l, pde.NextLevel)) != 0)
                     {
@@ -168,8 +252,14 @@ public sealed partial class AmdIommu
         }
         while (true)
         {
-            int shift = PdeCache.EntryShift(level);
-            ulong ptePa = table + ((iova >> shift) & 511) * 8;
+            int shift = PdeEntry.EntryShift(level);
+            ulong ptePa = table + (((iova >> shift) & 511) * 8);
+            if (!_limit.Reaches(ptePa, sizeof(ulong)))
+            {
+                result.Fault = true;
+                result.UnreachableTable = ptePa;
+                return result;
+            }
             if (live)
             {
                 cost += _costs.IommuMemoryAccessNs;
@@ -228,7 +318,7 @@ public sealed partial class AmdIommu
                 return result;
             }
             if (live)
-                _pdeCache.Fill(dte.DomainId, level, iova, new PdeCacheHit(pte.Address, (byte)next, read, writeOk, ++_epoch));
+                _pdeCache.Fill(new PdeEntry(PdeTag.Of(dte.DomainId, level, iova), pte.Address, (byte)next, read, writeOk, ++_epoch));
             table = pte.Address;
             level = next;
         }
@@ -236,37 +326,38 @@ public sealed partial class AmdIommu
 
     // IOVA bits decoded by the levels between a directory at `level` and its next table at `next`.
     private static ulong SkippedBits(int level, int next) =>
-        ((1UL << PdeCache.EntryShift(level)) - 1) & ~((1UL << (PdeCache.EntryShift(next) + 9)) - 1);
+        ((1UL << PdeEntry.EntryShift(level)) - 1) & ~((1UL << (PdeEntry.EntryShift(next) + 9)) - 1);
 
     private TranslationResult Passthrough(ushort deviceId, ulong iova, bool write, long cost)
     {
         int shift = PageShift4K;
-        if (SnpEnforced)
+        if (_snp.Enforced)
         {
-            var check = RmpCheck(iova, PageShift4K, sizeRule: false, ref cost);
+            var check = _snp.Check(deviceId, iova, iova, PageShift4K, sizeRule: false, ref cost);
             if (check.Refused)
                 return RmpFault(deviceId, iova, write, check.Flags, cost);
             shift = check.EntryShift;
         }
-        if (_stalls.Count != 0 && StalledUntil(iova) is long until)
-            return new TranslationResult(TranslationStatus.Stalled, iova, shift, false, cost, 0, 0, until);
+        if (_snp.AnyStall && _snp.StalledUntil(iova) is long until)
+            return TranslationResult.Stalled(iova, shift, false, cost, until);
         return Allowed(deviceId, iova, iova, shift, write, false, cost);
     }
 
     private TranslationResult CheckedHit(in AmdDte dte, ushort deviceId, ulong iova, bool write, ulong spa, in IotlbEntry hit, long oldestUsed, long cost)
     {
-        if (_stalls.Count != 0 && StalledUntil(spa) is long until)
-            return new TranslationResult(TranslationStatus.Stalled, spa, hit.SizeShift, true, cost, 0, 0, until);
+        if (_snp.AnyStall && _snp.StalledUntil(spa) is long until)
+            return TranslationResult.Stalled(spa, hit.SizeShift, true, cost, until);
         if (Monitor is { } monitor)
             CompareWithMemory(monitor, dte, deviceId, iova, write, spa, hit.Read, hit.Write, oldestUsed);
         return Allowed(deviceId, iova, spa, hit.SizeShift, write, true, cost);
     }
 
-    private void CompareWithMemory(Monitors.InvariantMonitor monitor, in AmdDte cachedDte, ushort deviceId, ulong iova, bool write, ulong spa, bool read, bool writeOk, long oldestUsed)
+    private void CompareWithMemory(InvariantMonitor monitor, in AmdDte cachedDte, ushort deviceId, ulong iova, bool write, ulong spa, bool read, bool writeOk, long oldestUsed)
     {
-        ulong dtePa = _devTab.Base + deviceId * DteBytes;
-        var dte = new AmdDte([_memory.ReadU64(dtePa), _memory.ReadU64(dtePa + 8), _memory.ReadU64(dtePa + 16), _memory.ReadU64(dtePa + 24)]);
+        // The base may have moved since the entry was cached: the address is checked again.
+        ulong dtePa = DteAddress(deviceId);
         bool agrees;
+        var dte = _limit.Reaches(dtePa, DteBytes) ? ReadDte(dtePa) : default;
         if (!dte.Valid || !dte.TranslationValid || dte.Mode == PagingMode.Disabled || !WellFormed(dte))
         {
             agrees = false;
@@ -285,7 +376,7 @@ public sealed partial class AmdIommu
     private TranslationResult Allowed(ushort deviceId, ulong iova, ulong spa, int shift, bool write, bool fromIotlb, long cost)
     {
         Monitor?.DmaReached(deviceId, iova, spa, write);
-        return new TranslationResult(TranslationStatus.Ok, spa, shift, fromIotlb, cost, 0, 0, 0);
+        return TranslationResult.Allowed(spa, shift, fromIotlb, cost);
     }
 
     private TranslationResult PageFault(in AmdDte dte, ushort deviceId, ulong iova, bool write, bool present, bool permission, bool reserved, long cost)
@@ -293,7 +384,16 @@ public sealed partial class AmdIommu
         var ev = default(IoPageFaultDetailEvent).WithDeviceId(deviceId).WithDomainOrPasid(dte.DomainId)
             .WithPresent(present).WithWrite(write).WithPermissionFault(permission).WithReservedBits(reserved)
             .WithEventCode(EventCode.IoPageFault).WithAddress(iova);
+        Log.IoPageFault(_logger, deviceId, iova, ev);
         return Failed(TranslationStatus.IoPageFault, ev.GetWord(0), ev.GetWord(1), cost, log: !dte.SuppressAllFaults);
+    }
+
+    private TranslationResult PageTableError(in AmdDte dte, ushort deviceId, bool write, ulong address, long cost)
+    {
+        var ev = default(PageTabHardwareErrorEvent).WithDeviceId(deviceId).WithDomainOrPasid(dte.DomainId).WithWrite(write)
+            .WithEventCode(EventCode.PageTabHardwareError).WithAddress(address);
+        Log.PageTabHardwareError(_logger, deviceId, address);
+        return Failed(TranslationStatus.PageTableError, ev.GetWord(0), ev.GetWord(1), cost, log: true);
     }
 
     private TranslationResult RmpFault(ushort deviceId, ulong iova, bool write, RmpFaultFlags flags, long cost)
@@ -306,7 +406,7 @@ public sealed partial class AmdIommu
     private TranslationResult Failed(TranslationStatus status, ulong word0, ulong word1, long cost, bool log)
     {
         if (log)
-            LogEvent(word0, word1);
-        return new TranslationResult(status, 0, 0, false, cost, word0, word1, 0);
+            _eventLog.Append(word0, word1);
+        return TranslationResult.Faulted(status, word0, word1, cost);
     }
 }

@@ -1,0 +1,80 @@
+using Driver.Platform.Iommu;
+using Driver.Platform.Snp;
+using Driver.Platform.Time;
+
+namespace Driver.Platform.Tests.IommuParts;
+
+/// <summary>The SNP part on its own: enforcement and lock, stalls that expire, and the RMP check's two rules.</summary>
+public class SnpControlsTests
+{
+    private static (SnpControls Snp, Scheduler Scheduler, RmpTable Rmp, Logs Logs) Build(RmpGranularity rule = RmpGranularity.AmdToday)
+    {
+        var memory = new Platform.Memory.PhysicalMemory();
+        var scheduler = new Scheduler(new SimClock());
+        var rmp = new RmpTable(memory, 0x10_0000_0000, 0x4000_0000);
+        var logs = new Logs();
+        return (new SnpControls(rmp, scheduler, new CostModel(), rule, logs.Factory.CreateLogger("snp")), scheduler, rmp, logs);
+    }
+
+    [Fact]
+    public void Enforcement_locks_the_configuration_and_says_so()
+    {
+        var (snp, _, _, logs) = Build();
+        snp.Enforced.ShouldBeFalse();
+        snp.Enforce(true);
+        snp.Enforced.ShouldBeTrue();
+        snp.ConfigLocked.ShouldBeTrue();
+        snp.Enforce(false);
+        snp.ConfigLocked.ShouldBeFalse();
+        logs.All.Select(r => r.GetStructuredStateValue("On")).ShouldBe([bool.TrueString, bool.FalseString]);
+    }
+
+    [Fact]
+    public void A_stall_holds_its_range_until_it_ends_and_is_then_forgotten()
+    {
+        var (snp, scheduler, _, _) = Build();
+        snp.AnyStall.ShouldBeFalse();
+        snp.Stall(0x1000, 0x1FFF, 500);
+        snp.AnyStall.ShouldBeTrue();
+        snp.StalledUntil(0x0FFF).ShouldBeNull();
+        snp.StalledUntil(0x1000).ShouldBe(500);
+        snp.StalledUntil(0x1FFF).ShouldBe(500);
+        snp.StalledUntil(0x2000).ShouldBeNull();
+        scheduler.Delay(499);
+        snp.StalledUntil(0x1800).ShouldBe(500);
+        scheduler.Delay(1);
+        snp.StalledUntil(0x1800).ShouldBeNull();
+        snp.AnyStall.ShouldBeFalse();
+    }
+
+    [Fact]
+    public void The_check_costs_one_read_and_follows_the_granularity_rule()
+    {
+        var (snp, _, rmp, logs) = Build();
+        long cost = 0;
+        snp.Check(1, 0, 0x20_0000, 21, sizeRule: true, ref cost).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.SizeMismatch, 0));
+        cost.ShouldBe(new CostModel().IommuMemoryAccessNs);
+        logs.Single(2008).Value("Flags").ShouldBe(nameof(RmpFaultFlags.SizeMismatch));
+        snp.Check(1, 0, 0x20_0000, 21, sizeRule: false, ref cost).ShouldBe(RmpCheckResult.Allow(12));
+        snp.Check(1, 0, 0x20_0000, 12, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(12));
+        rmp.Write(0x200, new Hw.Sev.RmpEntry([0, 0]).WithPageSize(true));
+        snp.Check(1, 0, 0x20_0000, 30, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(21));
+        snp.Check(1, 0, 0x20_0000, 12, sizeRule: true, ref cost).Refused.ShouldBeTrue();
+        rmp.Write(0x400, new Hw.Sev.RmpEntry([0, 0]).WithAssigned(true));
+        snp.Check(1, 0x77, 0x40_0000, 12, sizeRule: false, ref cost).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.NotHypervisorOwned, 0));
+        cost = 0;
+        snp.Check(1, 0, 0x4000_0000, 30, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(21), "beyond the RMP: unchecked, at most 2M");
+        cost.ShouldBe(0);
+    }
+
+    [Fact]
+    public void Derive_smallest_never_refuses_on_size()
+    {
+        var (snp, _, rmp, _) = Build(RmpGranularity.DeriveSmallest);
+        long cost = 0;
+        snp.Check(1, 0, 0x20_0000, 21, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(12));
+        rmp.Write(0x200, new Hw.Sev.RmpEntry([0, 0]).WithPageSize(true));
+        snp.Check(1, 0, 0x20_0000, 30, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(21));
+        snp.Check(1, 0, 0x20_0000, 12, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(12));
+    }
+}
