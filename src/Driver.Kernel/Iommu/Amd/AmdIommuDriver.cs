@@ -13,7 +13,7 @@ namespace Driver.Kernel.Iommu.Amd;
 /// the command buffer and the IOMMU, then invalidate every device-table entry in use and, when
 /// EFR.IA says it can, everything else with INVALIDATE_IOMMU_ALL.
 /// </summary>
-public sealed class AmdIommuDriver
+public sealed class AmdIommuDriver : IIommuDriver
 {
     private readonly IPhysicalMemory _memory;
     private readonly IClock _clock;
@@ -21,6 +21,7 @@ public sealed class AmdIommuDriver
     private readonly ILogger _logger;
     private readonly List<ulong> _frames = [];
     private readonly Lock _lock = new();
+    private readonly Dictionary<ushort, AmdProtectionDomain> _attached = [];
     private DeviceTable? _deviceTable;
     private CommandQueue? _queue;
 
@@ -156,6 +157,66 @@ public sealed class AmdIommuDriver
             Log.SnpEnabled(_logger, DomainPageSizes == 0 ? ulong.MaxValue : DomainPageSizes);
             return Errno.Ok;
         }
+    }
+
+    /// <summary>amd_iommu_probe_device: ENODEV before init or for a DeviceID outside the device table.</summary>
+    public Errno ProbeDevice(ushort deviceId, out IommuDeviceCaps caps)
+    {
+        caps = default;
+        if (!Initialized || !DeviceTable.Contains(deviceId))
+            return Errno.ENODEV;
+        caps = new IommuDeviceCaps(Features.HdSup, MaxLevels);
+        return Errno.Ok;
+    }
+
+    /// <summary>A protection domain; EOPNOTSUPP when dirty tracking is asked for without EFR.HDSup.</summary>
+    public Errno AllocPagingDomain(DomainAllocFlags flags, out IIommuDomainOps? domain)
+    {
+        domain = null;
+        if ((flags & ~DomainAllocFlags.DirtyTracking) != 0)
+            return Errno.EOPNOTSUPP;
+        if ((flags & DomainAllocFlags.DirtyTracking) != 0 && !Features.HdSup)
+            return Errno.EOPNOTSUPP;
+        var err = AmdProtectionDomain.Alloc(this, out var created);
+        domain = created;
+        return err;
+    }
+
+    /// <summary>
+    /// Points the device at a domain of any kind: the DTE in the safe order, INVALIDATE_DEVTAB_ENTRY
+    /// and a wait; the domain the device leaves then flushes its IOTLB. ENODEV for an unknown
+    /// device, EINVAL for a paging domain of another driver.
+    /// </summary>
+    public Errno AttachDevice(ushort deviceId, IommuDomainType type, IIommuDomainOps? paging)
+    {
+        if (!Initialized || !DeviceTable.Contains(deviceId))
+            return Errno.ENODEV;
+        _attached.TryGetValue(deviceId, out var old);
+        Errno err;
+        AmdProtectionDomain? next = null;
+        if (type == IommuDomainType.Paging)
+        {
+            if (paging is not AmdProtectionDomain domain)
+                return Errno.EINVAL;
+            next = domain;
+            err = domain.Attach(deviceId);
+        }
+        else
+        {
+            DeviceTable.Write(deviceId, type == IommuDomainType.Identity ? IdentityEntry : BlockedEntry);
+            err = Commands.Post(AmdCommand.InvalidateDevtabEntry(deviceId));
+            if (err == Errno.Ok)
+                err = Commands.CompletionWait();
+        }
+        if (err != Errno.Ok)
+            return err;
+        if (old is not null && old != next)
+            old.Release(deviceId);
+        if (next is null)
+            _attached.Remove(deviceId);
+        else
+            _attached[deviceId] = next;
+        return Errno.Ok;
     }
 
     /// <summary>The entry of a device no domain owns: translation on, no permission (Linux's blocked DTE).</summary>

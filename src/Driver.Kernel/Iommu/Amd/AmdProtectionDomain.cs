@@ -11,7 +11,7 @@ namespace Driver.Kernel.Iommu.Amd;
 /// COMPLETION_WAIT; it frees table frames only after that returns) and when it grows a
 /// level (every attached device's DTE is rewritten with the new root and Mode).
 /// </summary>
-public sealed class AmdProtectionDomain : IIommuPtDriver
+public sealed class AmdProtectionDomain : IIommuPtDriver, IIommuDomainOps
 {
     private readonly AmdIommuDriver _iommu;
     private readonly ICommandQueue _commands;
@@ -77,9 +77,11 @@ public sealed class AmdProtectionDomain : IIommuPtDriver
     }
 
     /// <summary>The DTE that points a device at this domain's table.</summary>
-    public AmdDte EntryFor() => AmdIommuDriver.BlockedEntry
-        .WithMode((PagingMode)(Table.TopLevel + 1)).WithHostPageTableRoot(Table.TopPa)
-        .WithDomainId(DomainId).WithIoRead(true).WithIoWrite(true);
+    public AmdDte EntryFor() => EntryFor(Table.TopPa, Table.TopLevel);
+
+    private AmdDte EntryFor(ulong topPa, int topLevel) => AmdIommuDriver.BlockedEntry
+        .WithMode((PagingMode)(topLevel + 1)).WithHostPageTableRoot(topPa).WithDomainId(DomainId)
+        .WithIoRead(true).WithIoWrite(true).WithHostAccessDirty(DirtyTracking ? (byte)3 : (byte)0);
 
     /// <summary>
     /// Points <paramref name="deviceId"/> at this domain (its DTE, then INVALIDATE_DEVTAB_ENTRY
@@ -124,14 +126,77 @@ public sealed class AmdProtectionDomain : IIommuPtDriver
         ushort[] devices;
         lock (_lock)
             devices = [.. _devices];
-        var entry = AmdIommuDriver.BlockedEntry.WithMode((PagingMode)(topLevel + 1)).WithHostPageTableRoot(topPa)
-            .WithDomainId(DomainId).WithIoRead(true).WithIoWrite(true);
+        var entry = EntryFor(topPa, topLevel);
         foreach (ushort id in devices)
         {
             if (WriteDeviceTableEntry(id, entry) != Errno.Ok)
                 FailedFlushes++;
         }
         Log.DomainGrew(_logger, DomainId, topLevel + 1, devices.Length);
+    }
+
+    public ulong PageSizeBitmap => Table.PageSizeBitmap;
+
+    public int VaBits => Table.VaBits;
+
+    /// <summary>Whether DTEs of this domain ask the IOMMU to set dirty bits (DTE.HAD).</summary>
+    public bool DirtyTracking { get; private set; }
+
+    public Errno MapPages(ulong iova, ulong paddr, ulong pgsize, ulong pgcount, IommuProt prot, out ulong mapped) =>
+        Table.MapPages(iova, paddr, pgsize, pgcount, prot, out mapped);
+
+    public ulong UnmapPages(ulong iova, ulong pgsize, ulong pgcount, IotlbGather gather)
+    {
+        Table.UnmapPages(iova, pgsize * pgcount, gather, out ulong unmapped);
+        return unmapped;
+    }
+
+    public ulong IovaToPhys(ulong iova) => Table.IovaToPhys(iova);
+
+    public void IotlbSync(IotlbGather gather) => Table.IotlbSync(gather);
+
+    /// <summary>
+    /// amd_iommu_set_dirty_tracking: EOPNOTSUPP without EFR.HDSup; otherwise every attached DTE
+    /// gets HAD set (or cleared) and the domain is flushed.
+    /// </summary>
+    public Errno SetDirtyTracking(bool enabled)
+    {
+        if (!_iommu.Features.HdSup)
+            return Errno.EOPNOTSUPP;
+        lock (_lock)
+        {
+            if (DirtyTracking == enabled)
+                return Errno.Ok;
+            DirtyTracking = enabled;
+            foreach (ushort id in _devices)
+            {
+                var err = WriteDeviceTableEntry(id, EntryFor());
+                if (err != Errno.Ok)
+                    return err;
+            }
+        }
+        return FlushIotlbAll();
+    }
+
+    public Errno ReadAndClearDirty(ulong iova, ulong size, DirtyFlags flags, IovaBitmap bitmap)
+    {
+        if (!DirtyTracking && (flags & DirtyFlags.NoClear) == 0)
+            return Errno.EINVAL;
+        var gather = new IotlbGather();
+        var err = Table.ReadAndClearDirty(iova, size, flags, bitmap, gather);
+        Table.IotlbSync(gather);
+        return err;
+    }
+
+    /// <summary>The device moved to another domain: forget it here and drop what the IOTLB holds for this domain.</summary>
+    internal Errno Release(ushort deviceId)
+    {
+        lock (_lock)
+        {
+            if (!_devices.Remove(deviceId))
+                return Errno.ENOENT;
+        }
+        return FlushIotlbAll();
     }
 
     /// <summary>Flushes every translation of the domain (Linux amd_iommu_flush_iotlb_all).</summary>
