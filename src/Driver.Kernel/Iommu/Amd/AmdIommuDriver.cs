@@ -24,6 +24,7 @@ public sealed class AmdIommuDriver : IIommuDriver
     private readonly Dictionary<ushort, AmdProtectionDomain> _attached = [];
     private DeviceTable? _deviceTable;
     private CommandQueue? _queue;
+    private AmdEventLog? _eventLog;
 
     public AmdIommuDriver(IMmio mmio, IPhysicalMemory memory, IClock clock, IFrameAllocator allocator,
         AmdIommuConfig? config = null, ILoggerFactory? loggerFactory = null)
@@ -68,7 +69,10 @@ public sealed class AmdIommuDriver : IIommuDriver
 
     public CommandQueue CommandQueue => _queue ?? throw new InvalidOperationException("BUG: the IOMMU is not initialised");
 
-    public ulong EventLogPa { get; private set; }
+    public ulong EventLogPa => EventLog.LogPa;
+
+    /// <summary>The event log; valid after <see cref="Init"/>. Its handler runs on the IOMMU's interrupt.</summary>
+    public AmdEventLog EventLog => _eventLog ?? throw new InvalidOperationException("BUG: the IOMMU is not initialised");
 
     public DomainIdAllocator DomainIds { get; } = new();
 
@@ -245,7 +249,7 @@ public sealed class AmdIommuDriver : IIommuDriver
             _deviceTable.Write((ushort)id, BlockedEntry);
         _queue = new CommandQueue(Registers, _memory, _clock, ring, Config.CommandBufferLengthLg2, semaphore,
             LoggerFactory.CreateLogger<CommandQueue>());
-        EventLogPa = log;
+        _eventLog = new AmdEventLog(Registers, _memory, log, Config.EventLogLengthLg2, LoggerFactory.CreateLogger<AmdEventLog>());
         return Errno.Ok;
     }
 
@@ -309,6 +313,6 @@ public sealed class AmdIommuDriver : IIommuDriver
         _frames.Clear();
         _deviceTable = null;
         _queue = null;
-        EventLogPa = 0;
+        _eventLog = null;
     }
 }

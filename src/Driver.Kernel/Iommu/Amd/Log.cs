@@ -38,4 +38,40 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3132, Level = LogLevel.Information, Message = "AMD-Vi: IOMMU SNP support enabled, domains map with page sizes 0x{PageSizes:x}")]
     public static partial void SnpEnabled(ILogger logger, ulong pageSizes);
+
+    [LoggerMessage(EventId = 3140, Level = LogLevel.Information, Message = "AMD-Vi: IOMMU Event log restarting (overflow {Overflows})")]
+    public static partial void EventLogRestart(ILogger logger, long overflows);
+
+    [LoggerMessage(EventId = 3141, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [ILLEGAL_DEV_TABLE_ENTRY device=0x{DeviceId:x4} address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void IllegalDevTableEntry(ILogger logger, ushort deviceId, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3142, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [IO_PAGE_FAULT device=0x{DeviceId:x4} domain=0x{Domain:x4} address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void IoPageFault(ILogger logger, ushort deviceId, ushort domain, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3143, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [DEV_TAB_HARDWARE_ERROR device=0x{DeviceId:x4} address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void DevTabHardwareError(ILogger logger, ushort deviceId, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3144, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [PAGE_TAB_HARDWARE_ERROR device=0x{DeviceId:x4} address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void PageTabHardwareError(ILogger logger, ushort deviceId, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3145, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [ILLEGAL_COMMAND_ERROR address=0x{Address:x}] {Event}")]
+    public static partial void IllegalCommandError(ILogger logger, ulong address, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3146, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [COMMAND_HARDWARE_ERROR address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void CommandHardwareError(ILogger logger, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3147, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [IOTLB_INV_TIMEOUT device=0x{DeviceId:x4} address=0x{Address:x}] {Event}")]
+    public static partial void IotlbInvTimeout(ILogger logger, ushort deviceId, ulong address, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3148, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [INVALID_DEVICE_REQUEST device=0x{DeviceId:x4} address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void InvalidDeviceRequest(ILogger logger, ushort deviceId, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3153, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [RMP_PAGE_FAULT device=0x{DeviceId:x4} address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void RmpPageFault(ILogger logger, ushort deviceId, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3154, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [RMP_HARDWARE_ERROR device=0x{DeviceId:x4} address=0x{Address:x} flags=0x{Flags:x3}] {Event}")]
+    public static partial void RmpHardwareError(ILogger logger, ushort deviceId, ulong address, uint flags, AmdIommuEvent @event);
+
+    [LoggerMessage(EventId = 3159, Level = LogLevel.Error, Message = "AMD-Vi: Event logged [UNKNOWN event[0]=0x{Low:x16} event[1]=0x{High:x16}]")]
+    public static partial void UnknownEvent(ILogger logger, ulong low, ulong high);
 }
