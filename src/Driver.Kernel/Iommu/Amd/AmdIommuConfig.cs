@@ -15,6 +15,9 @@ public sealed record AmdIommuConfig
     /// <summary>Event log entries as a power of two; Linux uses 256.</summary>
     public int EventLogLengthLg2 { get; init; } = 8;
 
+    /// <summary>The interrupt line of the IOMMU's MSI; the event log is drained on it when the driver is given interrupts.</summary>
+    public int Irq { get; init; } = 24;
+
     /// <summary>iommu=pt: devices default to the identity domain.</summary>
     public bool Passthrough { get; init; }
 

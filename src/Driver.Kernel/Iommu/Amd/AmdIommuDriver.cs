@@ -21,13 +21,18 @@ public sealed class AmdIommuDriver : IIommuDriver
     private readonly ILogger _logger;
     private readonly List<ulong> _frames = [];
     private readonly Lock _lock = new();
+    private readonly IInterruptController? _interrupts;
     private readonly Dictionary<ushort, AmdProtectionDomain> _attached = [];
     private DeviceTable? _deviceTable;
     private CommandQueue? _queue;
     private AmdEventLog? _eventLog;
 
+    /// <summary>
+    /// A driver for the IOMMU at <see cref="AmdIommuConfig.MmioBase"/>. With <paramref name="interrupts"/>
+    /// the event log is drained on the IOMMU's line; without, only when asked (<see cref="AmdEventLog.HandleInterrupt"/>).
+    /// </summary>
     public AmdIommuDriver(IMmio mmio, IPhysicalMemory memory, IClock clock, IFrameAllocator allocator,
-        AmdIommuConfig? config = null, ILoggerFactory? loggerFactory = null)
+        AmdIommuConfig? config = null, ILoggerFactory? loggerFactory = null, IInterruptController? interrupts = null)
     {
         ArgumentNullException.ThrowIfNull(mmio);
         ArgumentNullException.ThrowIfNull(memory);
@@ -40,6 +45,7 @@ public sealed class AmdIommuDriver : IIommuDriver
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = LoggerFactory.CreateLogger<AmdIommuDriver>();
         Registers = new AmdIommuRegisters(mmio, Config.MmioBase);
+        _interrupts = interrupts;
     }
 
     public AmdIommuConfig Config { get; }
@@ -121,11 +127,18 @@ public sealed class AmdIommuDriver : IIommuDriver
                 FreeStructures();
                 return err;
             }
+            if (_interrupts is not null && !_interrupts.RequestIrq(Config.Irq, () => EventLog.HandleInterrupt()))
+            {
+                Log.IrqBusy(_logger, Config.Irq);
+                FreeStructures();
+                return Errno.EBUSY;
+            }
             Enable();
             err = InvalidateAll();
             if (err != Errno.Ok)
             {
                 Registers.Control = default;
+                _interrupts?.FreeIrq(Config.Irq);
                 FreeStructures();
                 return err;
             }

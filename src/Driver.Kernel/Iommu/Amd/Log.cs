@@ -18,6 +18,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3103, Level = LogLevel.Error, Message = "AMD-Vi: out of memory allocating {What}")]
     public static partial void OutOfMemory(ILogger logger, string what);
 
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "AMD-Vi: interrupt line {Irq} is taken")]
+    public static partial void IrqBusy(ILogger logger, int irq);
+
     [LoggerMessage(EventId = 3110, Level = LogLevel.Error, Message = "AMD-Vi: Completion-Wait loop timed out waiting for 0x{Value:x} after {Polls} polls")]
     public static partial void CompletionWaitTimeout(ILogger logger, ulong value, int polls);
 

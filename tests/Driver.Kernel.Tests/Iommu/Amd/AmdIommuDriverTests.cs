@@ -1,8 +1,12 @@
 using Driver.Hw.AmdIommu;
+using Driver.Hw.Interfaces;
 using Driver.Kernel.Iommu.Amd;
+using Driver.Kernel.IommuPt;
+using Driver.Kernel.Mm;
 using Driver.Platform;
 using Driver.Platform.Iommu;
 using Microsoft.Extensions.Logging;
+using Moq;
 using Shouldly;
 using Xunit;
 
@@ -147,5 +151,84 @@ public sealed class AmdIommuDriverTests
         rig.Driver.SnpEnable().ShouldBe(Errno.Ok);
         rig.NewDomain().Table.PageSizeBitmap.ShouldBe(before);
         (before & (1UL << 21)).ShouldNotBe(0UL);
+    }
+
+    [Fact]
+    public void WithInterrupts_TheEventLogIsDrainedOnTheIommusLine()
+    {
+        var machine = new Machine();
+        var allocator = new FrameAllocator(machine.KernelMemory, AmdRig.ZoneBase, AmdRig.ZoneSize);
+        var interrupts = new Mock<IInterruptController>();
+        Action? handler = null;
+        interrupts.Setup(i => i.RequestIrq(24, It.IsAny<Action>())).Callback<int, Action>((_, h) => handler = h).Returns(true);
+        var driver = new AmdIommuDriver(machine.Mmio, machine.KernelMemory, machine.Clock, allocator,
+            new AmdIommuConfig { MmioBase = Machine.IommuMmioBase }, interrupts: interrupts.Object);
+        driver.Init().ShouldBe(Errno.Ok);
+        handler.ShouldNotBeNull();
+
+        var received = new List<AmdIommuEvent>();
+        driver.EventLog.EventReceived += received.Add;
+        machine.Iommu.Translate(0x7, 0x9000, write: false);
+        handler!();
+        received.Single().DeviceId.ShouldBe((ushort)7);
+    }
+
+    [Fact]
+    public void ATakenLine_FailsInitWithEbusy_AndFreesEverything()
+    {
+        var machine = new Machine();
+        var allocator = new FrameAllocator(machine.KernelMemory, AmdRig.ZoneBase, AmdRig.ZoneSize);
+        var interrupts = new Mock<IInterruptController>();
+        interrupts.Setup(i => i.RequestIrq(It.IsAny<int>(), It.IsAny<Action>())).Returns(false);
+        var driver = new AmdIommuDriver(machine.Mmio, machine.KernelMemory, machine.Clock, allocator,
+            new AmdIommuConfig { MmioBase = Machine.IommuMmioBase }, interrupts: interrupts.Object);
+        driver.Init().ShouldBe(Errno.EBUSY);
+        allocator.FramesInUse.ShouldBe(0);
+        new ControlRegister(ReadControl(machine)).IommuEn.ShouldBeFalse();
+    }
+
+    [Fact]
+    public void AfterSnpEnable_TheDriverWritesNoLockedRegister()
+    {
+        var machine = new Machine();
+        var allocator = new FrameAllocator(machine.KernelMemory, AmdRig.ZoneBase, AmdRig.ZoneSize);
+        var writes = new List<ulong>();
+        var mmio = new Mock<IMmio>();
+        mmio.Setup(m => m.Read64(It.IsAny<ulong>(), out It.Ref<ulong>.IsAny))
+            .Returns(new Read64((ulong pa, out ulong value) => machine.Mmio.Read64(pa, out value)));
+        mmio.Setup(m => m.Write64(It.IsAny<ulong>(), It.IsAny<ulong>()))
+            .Returns((ulong pa, ulong value) =>
+            {
+                writes.Add(pa - Machine.IommuMmioBase);
+                return machine.Mmio.Write64(pa, value);
+            });
+        var driver = new AmdIommuDriver(mmio.Object, machine.KernelMemory, machine.Clock, allocator,
+            new AmdIommuConfig { MmioBase = Machine.IommuMmioBase });
+        driver.Init().ShouldBe(Errno.Ok);
+        driver.SnpEnable().ShouldBe(Errno.Ok);
+        writes.Clear();
+
+        AmdProtectionDomain.Alloc(driver, out var domain).ShouldBe(Errno.Ok);
+        domain!.Attach(5).ShouldBe(Errno.Ok);
+        domain.Table.MapPages(0x1000, 0x40_0000_0000, 0x1000, 1, IommuProt.Read, out _).ShouldBe(Errno.Ok);
+        for (int i = 0; i < 300; i++)
+            machine.Iommu.Translate(5, 0x10_0000UL * (ulong)(i + 1), write: false);
+        driver.EventLog.HandleInterrupt().ShouldBeGreaterThan(0);
+        driver.EventLog.Overflows.ShouldBe(1);
+        domain.Detach(5).ShouldBe(Errno.Ok);
+        driver.Init().ShouldBe(Errno.EBUSY);
+
+        ulong[] locked = [AmdIommuMmio.DeviceTableBaseOffset, AmdIommuMmio.CommandBufferBaseOffset,
+            AmdIommuMmio.EventLogBaseOffset, AmdIommuMmio.ExclusionBaseOffset, AmdIommuMmio.ExclusionLimitOffset];
+        writes.ShouldNotBeEmpty();
+        writes.Intersect(locked).ShouldBeEmpty();
+    }
+
+    private delegate MmioStatus Read64(ulong pa, out ulong value);
+
+    private static ulong ReadControl(Machine machine)
+    {
+        machine.Mmio.Read64(Machine.IommuMmioBase + AmdIommuMmio.ControlOffset, out ulong value);
+        return value;
     }
 }
