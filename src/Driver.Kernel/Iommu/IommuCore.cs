@@ -285,10 +285,13 @@ public sealed class IommuCore
     {
         foreach (var domain in _lazyDomains)
         {
-            int entries = domain.FlushQueue!.Count;
-            long before = domain.FlushQueue.Flushes;
-            domain.FlushQueue.FlushIfDue(domain.Ops!);
-            if (domain.FlushQueue.Flushes != before)
+            var queue = domain.FlushQueue!;
+            int entries = queue.Count;
+            if (entries == 0)
+                continue;
+            long before = queue.Flushes;
+            queue.FlushIfDue(domain.Ops!);
+            if (queue.Flushes != before)
                 Log.FlushQueueFlushed(_logger, entries);
         }
     }

@@ -94,8 +94,8 @@ public sealed class CommandQueue : ICommandQueue
         ulong value;
         lock (_lock)
         {
+            // The value only grows, so an old store can never be mistaken for this one.
             value = _lastSemaphoreValue + 1;
-            _memory.WriteU64(SemaphorePa, 0);
             var err = PostLocked(AmdCommand.CompletionWait(SemaphorePa, value));
             if (err != Errno.Ok)
                 return err;
