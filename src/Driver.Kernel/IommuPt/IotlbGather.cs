@@ -40,6 +40,16 @@ public sealed class IotlbGather
         return (End != ulong.MaxValue && iova > End + 1) || (Start != 0 && last < Start - 1);
     }
 
+    /// <summary>
+    /// Drops the range, keeping the frames: the caller has flushed it another way (a flush of
+    /// the whole domain), so a sync now only frees the tables.
+    /// </summary>
+    public void ClearRange()
+    {
+        Start = ulong.MaxValue;
+        End = 0;
+    }
+
     internal void AddFreed(List<ulong> frames) => _freeList.AddRange(frames);
 
     internal void Reset()

@@ -89,6 +89,63 @@ public sealed class FrameAllocator : IFrameAllocator
         return true;
     }
 
+    public bool TryAllocContiguous(int frames, out ulong pa)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(frames, 1);
+        ulong first;
+        lock (_lock)
+        {
+            if (!TryFindFreeRun((ulong)frames, out first))
+            {
+                pa = 0;
+                return false;
+            }
+            ulong end = first + (ulong)frames;
+            // Untouched frames skipped over become ordinary free frames; the run leaves the free stack.
+            for (ulong i = _nextUntouched; i < first; i++)
+                _freed.Push(i);
+            if (end > _nextUntouched)
+                _nextUntouched = end;
+            var rest = _freed.Where(i => i < first || i >= end).Reverse().ToArray();
+            _freed.Clear();
+            foreach (ulong i in rest)
+                _freed.Push(i);
+            for (ulong i = first; i < end; i++)
+                _allocated[i / 64] |= 1UL << (int)(i % 64);
+            _inUse += frames;
+            _totalAllocs += frames;
+            if (_inUse > _peak)
+                _peak = _inUse;
+        }
+        pa = _base + (first << Page.Shift);
+        _memory.Fill(pa, (ulong)frames << Page.Shift, 0);
+        for (int i = 0; i < frames; i++)
+            FrameAllocated?.Invoke(pa + ((ulong)i << Page.Shift));
+        return true;
+    }
+
+    // First fit over the bitmap; frames at or past _nextUntouched are free by construction.
+    private bool TryFindFreeRun(ulong frames, out ulong first)
+    {
+        ulong run = 0;
+        for (ulong i = 0; i < _frameCount; i++)
+        {
+            if (i >= _nextUntouched && _frameCount - i >= frames - run)
+            {
+                first = i - run;
+                return true;
+            }
+            run = (_allocated[i / 64] & (1UL << (int)(i % 64))) == 0 ? run + 1 : 0;
+            if (run == frames)
+            {
+                first = i + 1 - frames;
+                return true;
+            }
+        }
+        first = 0;
+        return false;
+    }
+
     public void Free(ulong pa)
     {
         if (!TryIndex(pa, out ulong index))

@@ -10,6 +10,13 @@ public interface IFrameAllocator
     /// <summary>Allocates one zeroed frame; false when memory is exhausted (ENOMEM).</summary>
     bool TryAlloc(out ulong pa);
 
+    /// <summary>
+    /// Allocates <paramref name="frames"/> zeroed, physically contiguous frames (a higher-order
+    /// allocation, for rings and tables hardware reads as one block); false when no such run is free.
+    /// Each frame is freed on its own.
+    /// </summary>
+    bool TryAllocContiguous(int frames, out ulong pa);
+
     /// <summary>Returns a frame. Freeing a frame that is not allocated is a bug and throws.</summary>
     void Free(ulong pa);
 

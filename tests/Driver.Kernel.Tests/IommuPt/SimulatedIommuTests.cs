@@ -1,3 +1,4 @@
+using Driver.Kernel.Iommu.Amd;
 using Driver.Kernel.IommuPt;
 using Driver.Kernel.Mm;
 using Driver.Kernel.Tests.Support;
@@ -59,11 +60,11 @@ public sealed class SimulatedIommuTests
         }
         rig.ExpectSame(iova - 1);
         rig.ExpectSame(iova + size);
-        rig.Iommu.Dma(iova - 1, write: false).Status.ShouldBe(TranslationStatus.IoPageFault);
+        rig.Dma(iova - 1, write: false).Status.ShouldBe(TranslationStatus.IoPageFault);
 
         IommuCore.Unmap(rig.Table, iova, size).ShouldBe(size);
         foreach (ulong probe in probes)
-            rig.Iommu.Dma(probe, write: false).Status.ShouldBe(TranslationStatus.IoPageFault, $"0x{probe:x} after unmap");
+            rig.Dma(probe, write: false).Status.ShouldBe(TranslationStatus.IoPageFault, $"0x{probe:x} after unmap");
         rig.Finish();
     }
 
@@ -79,8 +80,8 @@ public sealed class SimulatedIommuTests
         foreach (ulong probe in new[] { G1, G1 + (3UL << 20) + 5, 3 * G1, (3 * G1) + (7 * K4) + 0xFFF })
         {
             rig.ExpectSame(probe);
-            rig.Iommu.Dma(probe, write: false).IsOk.ShouldBe(prot.HasFlag(IommuProt.Read));
-            rig.Iommu.Dma(probe, write: true).IsOk.ShouldBe(prot.HasFlag(IommuProt.Write));
+            rig.Dma(probe, write: false).IsOk.ShouldBe(prot.HasFlag(IommuProt.Read));
+            rig.Dma(probe, write: true).IsOk.ShouldBe(prot.HasFlag(IommuProt.Write));
         }
         rig.Finish();
     }
@@ -138,7 +139,7 @@ public sealed class SimulatedIommuTests
             ops.Add(new DmaOp(Iova + offset, 8, Write: false));
         }
         long start = rig.Machine.Clock.NowNs;
-        var agent = rig.Machine.AddDmaAgent(new DmaAgentConfig(SimulatedIommuDriver.DeviceId, ops)
+        var agent = rig.Machine.AddDmaAgent(new DmaAgentConfig(Rig.DeviceId, ops)
         {
             StartNs = start,
             IntervalNs = 1,
@@ -162,33 +163,44 @@ public sealed class SimulatedIommuTests
     /// <summary>A machine, the driver that programs its IOMMU, and an AMDv1 table the device walks.</summary>
     private sealed class Rig
     {
+        public const ushort DeviceId = 0x10;
+
         public Rig()
         {
             Machine = new Machine();
-            Iommu = new SimulatedIommuDriver(Machine);
             Allocator = new FrameAllocator(Machine.KernelMemory, ZoneBase, ZoneSize);
             Allocator.FrameAllocated += Machine.Notify.TableFrameAllocated;
             Allocator.FrameFreed += Machine.Notify.TableFrameFreed;
+            Driver = new AmdIommuDriver(Machine.Mmio, Machine.KernelMemory, Machine.Clock, Allocator,
+                new AmdIommuConfig { MmioBase = Machine.IommuMmioBase });
+            Driver.Init().ShouldBe(Errno.Ok);
+            DriverFrames = Allocator.FramesInUse;
             // As Linux's AMD driver: three levels to start with, growing on demand.
-            var config = new PtConfig { TopLevel = 2, DynamicTop = true };
-            IommuPageTable<AmdV1Format>.Init(config, Machine.KernelMemory, Allocator, Iommu, out var table).ShouldBe(Errno.Ok);
-            Table = table!;
-            Iommu.Attach(Table.TopPa, Table.TopLevel);
+            AmdProtectionDomain.Alloc(Driver, out var domain).ShouldBe(Errno.Ok);
+            Domain = domain!;
+            Domain.Attach(DeviceId).ShouldBe(Errno.Ok);
         }
 
         public Machine Machine { get; }
 
-        public SimulatedIommuDriver Iommu { get; }
+        public AmdIommuDriver Driver { get; }
+
+        public AmdProtectionDomain Domain { get; }
 
         public FrameAllocator Allocator { get; }
 
-        public IommuPageTable<AmdV1Format> Table { get; }
+        public IommuPageTable<AmdV1Format> Table => Domain.Table;
+
+        private long DriverFrames { get; }
+
+        /// <summary>A DMA read or write of the device at <paramref name="iova"/>, as the IOMMU sees it.</summary>
+        public TranslationResult Dma(ulong iova, bool write) => Machine.Iommu.Translate(DeviceId, iova, write);
 
         /// <summary>The device and the library agree on <paramref name="iova"/>: address, page size, permissions, or a fault.</summary>
         public void ExpectSame(ulong iova)
         {
-            var read = Iommu.Dma(iova, write: false);
-            var write = Iommu.Dma(iova, write: true);
+            var read = Dma(iova, write: false);
+            var write = Dma(iova, write: true);
             if (!Table.TryLookup(iova, out var entry))
             {
                 read.Status.ShouldBe(TranslationStatus.IoPageFault, $"read of the hole at 0x{iova:x}");
@@ -226,8 +238,9 @@ public sealed class SimulatedIommuTests
         public void Finish()
         {
             Machine.Monitor.Violations.ShouldBeEmpty();
-            Table.Deinit();
-            Allocator.FramesInUse.ShouldBe(0);
+            Domain.Detach(DeviceId).ShouldBe(Errno.Ok);
+            Domain.Free().ShouldBe(Errno.Ok);
+            Allocator.FramesInUse.ShouldBe(DriverFrames, "only the driver's own tables and rings remain");
         }
     }
 }

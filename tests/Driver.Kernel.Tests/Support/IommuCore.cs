@@ -1,40 +1,21 @@
-using System.Numerics;
+using Driver.Kernel.Iommu;
 using Driver.Kernel.IommuPt;
 
 namespace Driver.Kernel.Tests.Support;
 
 /// <summary>
-/// What the IOMMU core does above the page table (iommu_map / iommu_unmap):
-/// split a range into map_pages calls of one page size each, stopping at the
-/// next boundary where a larger page could start.
+/// The IOMMU core's map and unmap (iommu_map / iommu_unmap) over a bare page table, for the
+/// tests that have no IOMMU driver: the split is the core's own <see cref="PageSizeSplit"/>.
 /// </summary>
 internal static class IommuCore
 {
-    public static (ulong PageSize, ulong Count) PickPages(ulong bitmap, ulong iova, ulong paddr, ulong size)
-    {
-        ulong merged = iova | paddr;
-        ulong sizes = bitmap & PageSizes.UpTo(BitOperations.Log2(size));
-        if (merged != 0)
-            sizes &= PageSizes.UpTo(BitOperations.TrailingZeroCount(merged));
-        int lg2 = BitOperations.Log2(sizes);
-        ulong larger = bitmap & ~PageSizes.UpTo(lg2);
-        if (larger != 0)
-        {
-            ulong next = 1UL << BitOperations.TrailingZeroCount(larger);
-            ulong toBoundary = next - (merged & (next - 1));
-            if (toBoundary + next <= size)
-                size = toBoundary;
-        }
-        return (1UL << lg2, size >> lg2);
-    }
-
     public static Errno Map<TFormat>(IommuPageTable<TFormat> table, ulong iova, ulong paddr, ulong size, IommuProt prot)
         where TFormat : struct, IPtFormat
     {
         ulong done = 0;
         while (done < size)
         {
-            var (pageSize, count) = PickPages(table.PageSizeBitmap, iova + done, paddr + done, size - done);
+            var (pageSize, count) = PageSizeSplit.Pick(table.PageSizeBitmap, iova + done, paddr + done, size - done);
             var err = table.MapPages(iova + done, paddr + done, pageSize, count, prot, out ulong mapped);
             done += mapped;
             if (err != Errno.Ok)
