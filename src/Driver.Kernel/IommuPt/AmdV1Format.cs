@@ -30,8 +30,6 @@ public readonly struct AmdV1Format : IPtFormat
 
     public static bool SupportsDynamicTop => true;
 
-    public static bool SupportsSignExtend => false;
-
     public static ulong HardwareBits => AmdV1Pte.AccessedMask | AmdV1Pte.DirtyMask;
 
     public static ulong DirtyBit => AmdV1Pte.DirtyMask;

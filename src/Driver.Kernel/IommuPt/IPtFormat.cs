@@ -5,7 +5,9 @@ namespace Driver.Kernel.IommuPt;
 /// items. The algorithm in <see cref="IommuPageTable{TFormat}"/> is generic
 /// over a struct implementing this, so the JIT compiles one specialised copy
 /// per format and every call below is inlined: no indirect call per entry.
-/// Levels count from 0 (the 4 KiB leaf table) upwards.
+/// Levels count from 0 (the 4 KiB leaf table) upwards. Members with a body
+/// are the common case (as generic_pt's pt_fmt_defaults.h): a format states
+/// only what differs.
 /// </summary>
 public interface IPtFormat
 {
@@ -19,10 +21,10 @@ public interface IPtFormat
     static abstract int MaxOaBits { get; }
 
     /// <summary>Whether hardware can be re-pointed at a taller table while in use.</summary>
-    static abstract bool SupportsDynamicTop { get; }
+    static virtual bool SupportsDynamicTop => false;
 
     /// <summary>Whether the format splits the IOVA space into a lower and a sign-extended upper half.</summary>
-    static abstract bool SupportsSignExtend { get; }
+    static virtual bool SupportsSignExtend => false;
 
     /// <summary>Bits that hardware sets by itself in a leaf (accessed, dirty).</summary>
     static abstract ulong HardwareBits { get; }
@@ -49,8 +51,8 @@ public interface IPtFormat
     /// </summary>
     static abstract ulong MakeLeaf(ulong oa, int sizeLg2, int level, ulong attrs);
 
-    /// <summary>Log2 of the size of the leaf (the whole contiguous entry) an item belongs to.</summary>
-    static abstract int LeafSizeLg2(ulong item, int level);
+    /// <summary>Log2 of the size of the leaf (the whole contiguous entry) an item belongs to; by default one item.</summary>
+    static virtual int LeafSizeLg2(ulong item, int level) => PtGeometry.ItemLg2(level);
 
     /// <summary>Output address of the first byte of the leaf an item belongs to.</summary>
     static abstract ulong LeafOa(ulong item, int level);

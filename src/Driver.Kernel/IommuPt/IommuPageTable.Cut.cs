@@ -20,36 +20,35 @@ public sealed partial class IommuPageTable<TFormat>
         ulong top = ReadTop();
         if ((iova & ((1UL << PageSizes.SmallestLg2(_pageSizes)) - 1)) != 0)
             return Errno.EINVAL;
-        int level = LevelOf(top);
-        ulong tablePa = TableOf(top);
         ulong last = iova;
-        var err = CheckRange(level, iova, ref last, out _);
+        var err = CheckRange(LevelOf(top), iova, ref last, out _);
         if (err != Errno.Ok)
             return err == Errno.ENOENT ? Errno.Ok : err;
-        while (true)
+        var op = new CutOp { Table = this };
+        PtWalk<TFormat>.Range(ref op, _memory, TableOf(top), LevelOf(top), iova, iova);
+        return op.Error;
+    }
+
+    private struct CutOp : IPtLevelOp<TFormat>
+    {
+        public IommuPageTable<TFormat> Table;
+        public Errno Error;
+
+        public bool Visit(ref PtState<TFormat> state)
         {
-            int itemLg2 = PtGeometry.ItemLg2(level);
-            int index = PtGeometry.Index(iova, level);
-            ulong item = _memory.ReadU64(ItemPa(tablePa, index));
-            switch (TFormat.Classify(item, level))
+            ulong cut = state.Va;
+            if (state.Type == PtEntryType.Table)
             {
-                case PtEntryType.Table:
-                    // On an item boundary nothing below can cross iova.
-                    if ((iova & ((1UL << itemLg2) - 1)) == 0)
-                        return Errno.Ok;
-                    tablePa = TFormat.TablePa(item);
-                    level--;
-                    continue;
-                case PtEntryType.Leaf:
-                    int sizeLg2 = TFormat.LeafSizeLg2(item, level);
-                    ulong entryVa = iova & ~((1UL << sizeLg2) - 1);
-                    if (entryVa == iova)
-                        return Errno.Ok;
-                    int count = 1 << (sizeLg2 - itemLg2);
-                    return SplitEntry(level, tablePa, index & ~(count - 1), entryVa, item, iova);
-                default:
-                    return Errno.Ok;
+                // On an item boundary nothing below can cross the cut.
+                return state.ItemVa != cut && PtWalk<TFormat>.Descend(ref this, ref state);
             }
+            if (state.Type == PtEntryType.Leaf)
+            {
+                ulong entryVa = cut & ~((1UL << state.EntryLg2) - 1);
+                if (entryVa != cut)
+                    Error = Table.SplitEntry(state.Level, state.TablePa, state.EntryIndex, entryVa, state.Item, cut);
+            }
+            return false;
         }
     }
 
@@ -63,6 +62,8 @@ public sealed partial class IommuPageTable<TFormat>
         {
             // Never visible to hardware: free at once.
             FreeFrames(built);
+            if (err == Errno.ENOMEM)
+                Log.CutNoMemory(_logger, cut, entryVa, sizeLg2);
             return err;
         }
         for (int i = 0; i < items.Length; i++)

@@ -10,7 +10,7 @@ public sealed partial class IommuPageTable<TFormat>
     {
         ulong top = ReadTop();
         var frames = new List<ulong>();
-        CollectTables(LevelOf(top), TableOf(top), frames, checkMapped: false);
+        CollectTables(LevelOf(top), TableOf(top), 0, frames, checkMapped: false);
         _dead = true;
         FreeFrames(frames);
     }

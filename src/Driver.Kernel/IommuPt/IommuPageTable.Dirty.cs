@@ -1,3 +1,5 @@
+using Driver.Hw.Interfaces;
+
 namespace Driver.Kernel.IommuPt;
 
 public sealed partial class IommuPageTable<TFormat>
@@ -19,60 +21,50 @@ public sealed partial class IommuPageTable<TFormat>
         err = CheckRange(LevelOf(top), iova, ref last, out _);
         if (err != Errno.Ok)
             return err == Errno.ENOENT ? Errno.Ok : err;
-        DirtyLevel(LevelOf(top), TableOf(top), iova, last, (flags & DirtyFlags.NoClear) == 0, bitmap, gather);
+        var op = new DirtyOp { Clear = (flags & DirtyFlags.NoClear) == 0, Bitmap = bitmap, Gather = gather };
+        PtWalk<TFormat>.Range(ref op, _memory, TableOf(top), LevelOf(top), iova, last);
         return Errno.Ok;
     }
 
-    private void DirtyLevel(int level, ulong tablePa, ulong va, ulong last, bool clear, IovaBitmap bitmap,
-        IotlbGather gather)
+    private struct DirtyOp : IPtLevelOp<TFormat>
     {
-        int itemLg2 = PtGeometry.ItemLg2(level);
-        ulong tableBase = TableBase(va, level);
-        int end = PtGeometry.Index(last, level);
-        for (int index = PtGeometry.Index(va, level); index <= end;)
+        public bool Clear;
+        public IovaBitmap Bitmap;
+        public IotlbGather Gather;
+
+        public bool Visit(ref PtState<TFormat> state)
         {
-            ulong item = _memory.ReadU64(ItemPa(tablePa, index));
-            ulong itemVa = tableBase + ((ulong)index << itemLg2);
-            switch (TFormat.Classify(item, level))
+            if (state.Type == PtEntryType.Table)
+                return PtWalk<TFormat>.Descend(ref this, ref state);
+            if (state.Type != PtEntryType.Leaf)
+                return true;
+            int firstIndex = state.EntryIndex;
+            int count = state.EntryItems;
+            if (state.AnyDirty(firstIndex, count))
             {
-                case PtEntryType.Table:
-                    DirtyLevel(level - 1, TFormat.TablePa(item), Math.Max(va, itemVa),
-                        Math.Min(last, itemVa + ((1UL << itemLg2) - 1)), clear, bitmap, gather);
-                    index++;
-                    break;
-                case PtEntryType.Leaf:
-                    int sizeLg2 = TFormat.LeafSizeLg2(item, level);
-                    int count = 1 << (sizeLg2 - itemLg2);
-                    int firstIndex = index & ~(count - 1);
-                    if (AnyDirty(tablePa, firstIndex, count))
-                    {
-                        ulong entryVa = tableBase + ((ulong)firstIndex << itemLg2);
-                        ulong start = Math.Max(va, entryVa);
-                        ulong length = Math.Min(last, entryVa + ((1UL << sizeLg2) - 1)) - start + 1;
-                        bitmap.Set(start, length);
-                        if (clear)
-                        {
-                            for (int i = 0; i < count; i++)
-                                ClearDirtyBit(ItemPa(tablePa, firstIndex + i));
-                            gather.AddRange(start, length);
-                        }
-                    }
-                    index = firstIndex + count;
-                    break;
-                default:
-                    index++;
-                    break;
+                ulong entryVa = state.VaOf(firstIndex);
+                ulong start = Math.Max(state.Va, entryVa);
+                ulong length = Math.Min(state.Last, entryVa + ((1UL << state.EntryLg2) - 1)) - start + 1;
+                Bitmap.Set(start, length);
+                if (Clear)
+                {
+                    for (int i = 0; i < count; i++)
+                        ClearDirtyBit(state.Memory, state.PaOf(firstIndex + i));
+                    Gather.AddRange(start, length);
+                }
             }
+            state.SkipEntry();
+            return true;
         }
     }
 
     // Hardware may set A or D at any moment: clear D without losing its update.
-    private void ClearDirtyBit(ulong itemPa)
+    private static void ClearDirtyBit(IPhysicalMemory memory, ulong itemPa)
     {
-        ulong item = _memory.ReadU64(itemPa);
+        ulong item = memory.ReadU64(itemPa);
         while ((item & TFormat.DirtyBit) != 0)
         {
-            ulong seen = _memory.CompareExchangeU64(itemPa, item & ~TFormat.DirtyBit, item);
+            ulong seen = memory.CompareExchangeU64(itemPa, item & ~TFormat.DirtyBit, item);
             if (seen == item)
                 return;
             item = seen;

@@ -6,34 +6,31 @@ public sealed partial class IommuPageTable<TFormat>
     public IReadOnlyList<PtEntryInfo> Dump()
     {
         ulong top = ReadTop();
-        var entries = new List<PtEntryInfo>();
-        DumpLevel(LevelOf(top), TableOf(top), 0, _signExtend, entries);
-        return entries;
+        var op = new DumpOp { Entries = [], TopLevel = LevelOf(top), SignExtendBits = _signExtend ? 64 - _vaBits : 0 };
+        PtWalk<TFormat>.Whole(ref op, _memory, TableOf(top), LevelOf(top), 0);
+        return op.Entries;
     }
 
-    private void DumpLevel(int level, ulong tablePa, ulong tableBase, bool signExtend, List<PtEntryInfo> entries)
+    private struct DumpOp : IPtLevelOp<TFormat>
     {
-        int itemLg2 = PtGeometry.ItemLg2(level);
-        for (int index = 0; index < PtGeometry.ItemsPerTable; index++)
+        public List<PtEntryInfo> Entries;
+        public int TopLevel;
+        public int SignExtendBits;
+
+        public bool Visit(ref PtState<TFormat> state)
         {
-            ulong item = _memory.ReadU64(ItemPa(tablePa, index));
-            ulong itemVa = tableBase + ((ulong)index << itemLg2);
+            ulong itemVa = state.ItemVa;
             // In the top table of a split space the upper half is sign-extended.
-            if (signExtend)
-                itemVa = (ulong)((long)(itemVa << (64 - _vaBits)) >> (64 - _vaBits));
-            switch (TFormat.Classify(item, level))
+            if (SignExtendBits != 0 && state.Level == TopLevel)
+                itemVa = (ulong)((long)(itemVa << SignExtendBits) >> SignExtendBits);
+            if (state.Type == PtEntryType.Table)
+                return PtWalk<TFormat>.Whole(ref this, state.Memory, state.ChildTablePa, state.Level - 1, itemVa);
+            if (state.Type == PtEntryType.Leaf)
             {
-                case PtEntryType.Table:
-                    DumpLevel(level - 1, TFormat.TablePa(item), itemVa, false, entries);
-                    break;
-                case PtEntryType.Leaf:
-                    int sizeLg2 = TFormat.LeafSizeLg2(item, level);
-                    int count = 1 << (sizeLg2 - itemLg2);
-                    entries.Add(new PtEntryInfo(itemVa, TFormat.LeafOa(item, level), sizeLg2, level,
-                        TFormat.ProtFromAttrs(TFormat.LeafAttrs(item)), AnyDirty(tablePa, index, count)));
-                    index += count - 1;
-                    break;
+                Entries.Add(EntryInfo(ref state, itemVa));
+                state.SkipEntry();
             }
+            return true;
         }
     }
 }

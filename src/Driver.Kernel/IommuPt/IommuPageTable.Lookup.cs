@@ -10,41 +10,34 @@ public sealed partial class IommuPageTable<TFormat>
     {
         entry = default;
         ulong top = ReadTop();
-        int level = LevelOf(top);
-        ulong tablePa = TableOf(top);
-        if (!Covers(level, iova, iova))
+        if (!Covers(LevelOf(top), iova, iova))
             return false;
-        while (true)
+        var op = new LookupOp();
+        PtWalk<TFormat>.Range(ref op, _memory, TableOf(top), LevelOf(top), iova, iova);
+        entry = op.Entry;
+        return op.Found;
+    }
+
+    private struct LookupOp : IPtLevelOp<TFormat>
+    {
+        public PtEntryInfo Entry;
+        public bool Found;
+
+        public bool Visit(ref PtState<TFormat> state)
         {
-            int index = PtGeometry.Index(iova, level);
-            ulong item = _memory.ReadU64(ItemPa(tablePa, index));
-            switch (TFormat.Classify(item, level))
+            if (state.Type == PtEntryType.Table)
+                return PtWalk<TFormat>.Descend(ref this, ref state);
+            if (state.Type == PtEntryType.Leaf)
             {
-                case PtEntryType.Table:
-                    tablePa = TFormat.TablePa(item);
-                    level--;
-                    continue;
-                case PtEntryType.Leaf:
-                    int sizeLg2 = TFormat.LeafSizeLg2(item, level);
-                    int count = 1 << (sizeLg2 - PtGeometry.ItemLg2(level));
-                    bool dirty = AnyDirty(tablePa, index & ~(count - 1), count);
-                    entry = new PtEntryInfo(iova & ~((1UL << sizeLg2) - 1), TFormat.LeafOa(item, level), sizeLg2,
-                        level, TFormat.ProtFromAttrs(TFormat.LeafAttrs(item)), dirty);
-                    return true;
-                default:
-                    return false;
+                Entry = EntryInfo(ref state, state.Va & ~((1UL << state.EntryLg2) - 1));
+                Found = true;
             }
+            return false;
         }
     }
 
-    // A contiguous entry is dirty when any of its items is.
-    private bool AnyDirty(ulong tablePa, int firstIndex, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            if ((_memory.ReadU64(ItemPa(tablePa, firstIndex + i)) & TFormat.DirtyBit) != 0)
-                return true;
-        }
-        return false;
-    }
+    /// <summary>The entry the loaded leaf belongs to, starting at <paramref name="iova"/>.</summary>
+    private static PtEntryInfo EntryInfo(ref PtState<TFormat> state, ulong iova) =>
+        new(iova, TFormat.LeafOa(state.Item, state.Level), state.EntryLg2, state.Level,
+            TFormat.ProtFromAttrs(TFormat.LeafAttrs(state.Item)), state.AnyDirty(state.EntryIndex, state.EntryItems));
 }

@@ -1,18 +1,7 @@
-using Driver.Kernel.Mm;
-
 namespace Driver.Kernel.IommuPt;
 
 public sealed partial class IommuPageTable<TFormat>
 {
-    private struct MapArgs
-    {
-        public ulong Oa;
-        public ulong Attrs;
-        public int LeafLg2;
-        public int LeafLevel;
-        public IotlbGather? Gather;
-    }
-
     /// <summary>
     /// Maps pgsize * pgcount bytes at <paramref name="iova"/> to <paramref name="paddr"/>,
     /// with ONE page size for the whole call: the largest the domain offers
@@ -46,164 +35,149 @@ public sealed partial class IommuPageTable<TFormat>
                 return err;
         }
 
-        var args = new MapArgs
+        var op = new MapOp
         {
+            Table = this,
             Oa = paddr,
             Attrs = TFormat.AttrsFromProt(prot),
             LeafLg2 = leafLg2,
             LeafLevel = leafLevel,
         };
-        int topLevel = LevelOf(top);
-        err = Errno.EAGAIN;
-        if (length == Page.Size && leafLg2 == Page.Shift)
-            err = MapSinglePage(topLevel, TableOf(top), iova, ref args);
-        if (err == Errno.EAGAIN)
-        {
-            err = leafLevel == topLevel
-                ? MapLeaves(topLevel, TableOf(top), iova, last, ref args)
-                : MapTables(topLevel, TableOf(top), iova, last, ref args);
-        }
+        PtWalk<TFormat>.Range(ref op, _memory, TableOf(top), LevelOf(top), iova, last);
+        if (op.Error == Errno.ENOMEM)
+            Log.MapNoMemory(_logger, iova, length);
 
         // Empty tables replaced by large leaves may be cached as walks: flush before freeing.
-        if (args.Gather is { IsEmpty: false })
-            IotlbSync(args.Gather);
-        mapped = args.Oa - paddr;
-        return err;
+        if (op.Gather is { IsEmpty: false })
+            IotlbSync(op.Gather);
+        mapped = op.Oa - paddr;
+        return op.Error;
     }
 
-    // The common case of one 4 KiB page under tables that exist: no range loop. EAGAIN: use the full walk.
-    private Errno MapSinglePage(int level, ulong tablePa, ulong iova, ref MapArgs args)
+    private struct MapOp : IPtLevelOp<TFormat>
     {
-        while (true)
-        {
-            ulong itemPa = ItemPa(tablePa, PtGeometry.Index(iova, level));
-            ulong item = _memory.ReadU64(itemPa);
-            if (level == 0)
-            {
-                if (TFormat.Classify(item, 0) != PtEntryType.Empty)
-                    return Errno.EADDRINUSE;
-                _memory.WriteU64(itemPa, TFormat.MakeLeaf(args.Oa, Page.Shift, 0, args.Attrs));
-                args.Oa += Page.Size;
-                return Errno.Ok;
-            }
-            if (TFormat.Classify(item, level) != PtEntryType.Table)
-                return Errno.EAGAIN;
-            tablePa = TFormat.TablePa(item);
-            level--;
-        }
-    }
+        public IommuPageTable<TFormat> Table;
+        public ulong Oa;
+        public ulong Attrs;
+        public int LeafLg2;
+        public int LeafLevel;
+        public IotlbGather? Gather;
+        public Errno Error;
 
-    private Errno MapTables(int level, ulong tablePa, ulong va, ulong last, ref MapArgs args)
-    {
-        int itemLg2 = PtGeometry.ItemLg2(level);
-        int index = PtGeometry.Index(va, level);
-        int end = PtGeometry.Index(last, level);
-        ulong tableBase = TableBase(va, level);
-        while (true)
+        public bool Visit(ref PtState<TFormat> state)
         {
-            ulong itemPa = ItemPa(tablePa, index);
-            ulong item = _memory.ReadU64(itemPa);
-            var type = TFormat.Classify(item, level);
-            if (type == PtEntryType.Leaf)
-                return Errno.EADDRINUSE;
-            if (type == PtEntryType.Empty)
+            if (state.Level == LeafLevel)
+                return MapLeaves(ref state);
+            while (state.Type != PtEntryType.Table)
             {
-                if (!_allocator.TryAlloc(out ulong newTable))
-                    return Errno.ENOMEM;
-                ulong desired = TFormat.MakeTable(newTable, level);
-                if (_memory.CompareExchangeU64(itemPa, desired, item) != item)
+                if (state.Type == PtEntryType.Leaf)
+                    return Stop(Errno.EADDRINUSE);
+                if (!Table._allocator.TryAlloc(out ulong newTable))
+                    return Stop(Errno.ENOMEM);
+                ulong desired = TFormat.MakeTable(newTable, state.Level);
+                ulong seen = state.Memory.CompareExchangeU64(state.ItemPa, desired, state.Item);
+                if (seen == state.Item)
                 {
-                    // Another thread installed a table here first: ours was never visible.
-                    _allocator.Free(newTable);
-                    continue;
+                    state.Reload(desired);
+                    break;
                 }
-                item = desired;
+                // Another thread installed a table here first: ours was never visible.
+                Table.LostInstall(newTable, state.Level);
+                state.Reload(seen);
             }
-
-            ulong itemVa = tableBase + ((ulong)index << itemLg2);
-            ulong childVa = Math.Max(va, itemVa);
-            ulong childLast = Math.Min(last, itemVa + ((1UL << itemLg2) - 1));
-            var err = level - 1 == args.LeafLevel
-                ? MapLeaves(level - 1, TFormat.TablePa(item), childVa, childLast, ref args)
-                : MapTables(level - 1, TFormat.TablePa(item), childVa, childLast, ref args);
-            if (err != Errno.Ok || index == end)
-                return err;
-            index++;
+            return PtWalk<TFormat>.Descend(ref this, ref state);
         }
-    }
 
-    // Writes runs of leaves inside one table: the point of the library.
-    private Errno MapLeaves(int level, ulong tablePa, ulong va, ulong last, ref MapArgs args)
-    {
-        int leafLg2 = args.LeafLg2;
-        int step = 1 << (leafLg2 - PtGeometry.ItemLg2(level));
-        ulong size = 1UL << leafLg2;
-        ulong itemPa = ItemPa(tablePa, PtGeometry.Index(va, level));
-        ulong endPa = ItemPa(tablePa, PtGeometry.Index(last, level));
-        ulong firstOa = args.Oa;
-        ulong oa = firstOa;
-        ulong leaf = TFormat.MakeLeaf(oa, leafLg2, level, args.Attrs);
-        // Leaves are linear in the output address: the next one is one addition away.
-        ulong leafStep = TFormat.MakeLeaf(size, leafLg2, level, 0) - TFormat.MakeLeaf(0, leafLg2, level, 0);
-        var err = Errno.Ok;
-        if (step == 1)
+        // Writes runs of leaves inside one table: the point of the library.
+        private bool MapLeaves(ref PtState<TFormat> state)
         {
-            for (; itemPa <= endPa; itemPa += PtGeometry.ItemBytes)
+            int level = state.Level;
+            int leafLg2 = LeafLg2;
+            int step = 1 << (leafLg2 - state.ItemLg2);
+            ulong size = 1UL << leafLg2;
+            ulong itemPa = state.ItemPa;
+            ulong endPa = state.PaOf(state.EndIndex);
+            ulong va = state.Va;
+            ulong firstOa = Oa;
+            ulong oa = firstOa;
+            ulong leaf = TFormat.MakeLeaf(oa, leafLg2, level, Attrs);
+            // Leaves are linear in the output address: the next one is one addition away.
+            ulong leafStep = TFormat.MakeLeaf(size, leafLg2, level, 0) - TFormat.MakeLeaf(0, leafLg2, level, 0);
+            var memory = state.Memory;
+            var err = Errno.Ok;
+            if (step == 1)
             {
-                ulong old = _memory.ReadU64(itemPa);
-                if (TFormat.Classify(old, level) != PtEntryType.Empty)
+                // The first item is loaded already.
+                ulong old = state.Item;
+                while (true)
                 {
-                    err = ClearForLeaf(level, itemPa, 1, va + (oa - firstOa), ref args);
+                    if (TFormat.Classify(old, level) != PtEntryType.Empty)
+                    {
+                        err = ClearForLeaf(ref state, itemPa, 1, va + (oa - firstOa));
+                        if (err != Errno.Ok)
+                            break;
+                    }
+                    memory.WriteU64(itemPa, leaf);
+                    leaf += leafStep;
+                    oa += size;
+                    itemPa += PtGeometry.ItemBytes;
+                    if (itemPa > endPa)
+                        break;
+                    old = memory.ReadU64(itemPa);
+                }
+            }
+            else
+            {
+                ulong run = (ulong)step * PtGeometry.ItemBytes;
+                for (; itemPa <= endPa; itemPa += run)
+                {
+                    err = ClearForLeaf(ref state, itemPa, step, va + (oa - firstOa));
                     if (err != Errno.Ok)
                         break;
+                    for (ulong pa = itemPa; pa < itemPa + run; pa += PtGeometry.ItemBytes)
+                        memory.WriteU64(pa, leaf);
+                    leaf += leafStep;
+                    oa += size;
                 }
-                _memory.WriteU64(itemPa, leaf);
-                leaf += leafStep;
-                oa += size;
             }
+            Oa = oa;
+            state.NextIndex = state.EndIndex + 1;
+            return err == Errno.Ok || Stop(err);
         }
-        else
-        {
-            ulong run = (ulong)step * PtGeometry.ItemBytes;
-            for (; itemPa <= endPa; itemPa += run)
-            {
-                err = ClearForLeaf(level, itemPa, step, va + (oa - firstOa), ref args);
-                if (err != Errno.Ok)
-                    break;
-                for (ulong pa = itemPa; pa < itemPa + run; pa += PtGeometry.ItemBytes)
-                    _memory.WriteU64(pa, leaf);
-                leaf += leafStep;
-                oa += size;
-            }
-        }
-        args.Oa = oa;
-        return err;
-    }
 
-    /// <summary>
-    /// Makes <paramref name="count"/> items ready for a new leaf: empty items
-    /// stay, tables holding no translation are unhooked and freed through the
-    /// gather (a walk cache may still point at them), anything mapped is EADDRINUSE.
-    /// </summary>
-    private Errno ClearForLeaf(int level, ulong firstItemPa, int count, ulong firstItemVa, ref MapArgs args)
-    {
-        ulong itemSize = 1UL << PtGeometry.ItemLg2(level);
-        for (int i = 0; i < count; i++)
+        /// <summary>
+        /// Makes <paramref name="count"/> items ready for a new leaf: empty items
+        /// stay, tables holding no translation are unhooked and freed through the
+        /// gather (a walk cache may still point at them), anything mapped is EADDRINUSE.
+        /// </summary>
+        private Errno ClearForLeaf(ref PtState<TFormat> state, ulong firstItemPa, int count, ulong firstItemVa)
         {
-            ulong itemPa = firstItemPa + ((ulong)i * PtGeometry.ItemBytes);
-            ulong item = _memory.ReadU64(itemPa);
-            var type = TFormat.Classify(item, level);
-            if (type == PtEntryType.Empty)
-                continue;
-            if (type == PtEntryType.Leaf)
-                return Errno.EADDRINUSE;
-            var frames = new List<ulong>();
-            if (!CollectTables(level - 1, TFormat.TablePa(item), frames, checkMapped: true))
-                return Errno.EADDRINUSE;
-            _memory.WriteU64(itemPa, 0);
-            args.Gather ??= new IotlbGather();
-            GatherRange(args.Gather, firstItemVa + ((ulong)i * itemSize), itemSize, frames);
+            int level = state.Level;
+            ulong itemSize = 1UL << state.ItemLg2;
+            for (int i = 0; i < count; i++)
+            {
+                ulong itemPa = firstItemPa + ((ulong)i * PtGeometry.ItemBytes);
+                ulong item = state.Memory.ReadU64(itemPa);
+                var type = TFormat.Classify(item, level);
+                if (type == PtEntryType.Empty)
+                    continue;
+                if (type == PtEntryType.Leaf)
+                    return Errno.EADDRINUSE;
+                ulong itemVa = firstItemVa + ((ulong)i * itemSize);
+                var frames = new List<ulong>();
+                if (!Table.CollectTables(level - 1, TFormat.TablePa(item), itemVa, frames, checkMapped: true))
+                    return Errno.EADDRINUSE;
+                state.Memory.WriteU64(itemPa, 0);
+                Gather ??= new IotlbGather();
+                Table.GatherRange(Gather, itemVa, itemSize, frames);
+            }
+            return Errno.Ok;
         }
-        return Errno.Ok;
+
+        private bool Stop(Errno err)
+        {
+            Error = err;
+            return false;
+        }
     }
 }

@@ -12,6 +12,7 @@ public sealed partial class IommuPageTable<TFormat>
         public ulong Attrs;
         public ulong HardwareBits;
         public int EntryLg2; // -1 for a table
+        public ulong ChildTablePa;
     }
 
     /// <summary>
@@ -45,39 +46,11 @@ public sealed partial class IommuPageTable<TFormat>
     {
         whole = default;
         int itemLg2 = PtGeometry.ItemLg2(level);
-        ulong itemMask = (1UL << itemLg2) - 1;
         int first = PtGeometry.Index(va, level);
-        int end = PtGeometry.Index(last, level);
-        ulong tableBase = TableBase(va, level);
-        var items = new MergeItem[end - first + 1];
-        for (int i = 0; i < items.Length; i++)
-        {
-            ulong itemVa = tableBase + ((ulong)(first + i) << itemLg2);
-            bool covered = itemVa >= va && itemVa + itemMask <= last;
-            ulong item = _memory.ReadU64(ItemPa(tablePa, first + i));
-            switch (TFormat.Classify(item, level))
-            {
-                case PtEntryType.Leaf:
-                    int sizeLg2 = TFormat.LeafSizeLg2(item, level);
-                    ulong attrs = TFormat.LeafAttrs(item);
-                    items[i] = new MergeItem
-                    {
-                        Uniform = covered,
-                        Oa = TFormat.LeafOa(item, level) + (itemVa & ((1UL << sizeLg2) - 1)),
-                        Attrs = attrs & ~TFormat.HardwareBits,
-                        HardwareBits = attrs & TFormat.HardwareBits,
-                        EntryLg2 = sizeLg2,
-                    };
-                    break;
-                case PtEntryType.Table:
-                    bool uniform = MergeLevel(level - 1, TFormat.TablePa(item), Math.Max(va, itemVa),
-                        Math.Min(last, itemVa + itemMask), gather, out var child);
-                    items[i] = child;
-                    items[i].Uniform = covered && uniform;
-                    items[i].EntryLg2 = -1;
-                    break;
-            }
-        }
+        ulong firstItemVa = va & ~((1UL << itemLg2) - 1);
+        var op = new MergeOp { Table = this, Gather = gather, Items = new MergeItem[PtGeometry.Index(last, level) - first + 1] };
+        PtWalk<TFormat>.Range(ref op, _memory, tablePa, level, va, last);
+        var items = op.Items;
 
         ulong sizes = TFormat.PossibleSizes(level) & _pageSizes;
         for (int i = 0; i < items.Length;)
@@ -96,13 +69,11 @@ public sealed partial class IommuPageTable<TFormat>
             var frames = new List<ulong>();
             for (int j = i; j < i + count; j++)
             {
-                ulong itemPa = ItemPa(tablePa, first + j);
-                ulong old = _memory.ReadU64(itemPa);
-                if (TFormat.Classify(old, level) == PtEntryType.Table)
-                    CollectTables(level - 1, TFormat.TablePa(old), frames, checkMapped: false);
-                _memory.WriteU64(itemPa, leaf);
+                if (items[j].EntryLg2 < 0)
+                    CollectTables(level - 1, items[j].ChildTablePa, firstItemVa + ((ulong)j << itemLg2), frames, checkMapped: false);
+                _memory.WriteU64(ItemPa(tablePa, first + j), leaf);
             }
-            GatherRange(gather, tableBase + ((ulong)(first + i) << itemLg2), 1UL << lg2, frames);
+            GatherRange(gather, firstItemVa + ((ulong)i << itemLg2), 1UL << lg2, frames);
             i += count;
         }
 
@@ -112,6 +83,42 @@ public sealed partial class IommuPageTable<TFormat>
         for (int i = 1; i < items.Length; i++)
             whole.HardwareBits |= items[i].HardwareBits;
         return true;
+    }
+
+    // Records what each item translates; tables are merged first, bottom up.
+    private struct MergeOp : IPtLevelOp<TFormat>
+    {
+        public IommuPageTable<TFormat> Table;
+        public IotlbGather Gather;
+        public MergeItem[] Items;
+
+        public bool Visit(ref PtState<TFormat> state)
+        {
+            ref var slot = ref Items[state.Index - state.FirstIndex];
+            ulong itemVa = state.ItemVa;
+            if (state.Type == PtEntryType.Leaf)
+            {
+                int sizeLg2 = state.EntryLg2;
+                ulong attrs = TFormat.LeafAttrs(state.Item);
+                slot = new MergeItem
+                {
+                    Uniform = state.CoversItem,
+                    Oa = TFormat.LeafOa(state.Item, state.Level) + (itemVa & ((1UL << sizeLg2) - 1)),
+                    Attrs = attrs & ~TFormat.HardwareBits,
+                    HardwareBits = attrs & TFormat.HardwareBits,
+                    EntryLg2 = sizeLg2,
+                };
+            }
+            else if (state.Type == PtEntryType.Table)
+            {
+                bool uniform = Table.MergeLevel(state.Level - 1, state.ChildTablePa, state.ChildVa, state.ChildLast, Gather,
+                    out slot);
+                slot.Uniform = state.CoversItem && uniform;
+                slot.EntryLg2 = -1;
+                slot.ChildTablePa = state.ChildTablePa;
+            }
+            return true;
+        }
     }
 
     // The largest leaf size that can replace items[i..] with a strictly larger entry; 0 for none.

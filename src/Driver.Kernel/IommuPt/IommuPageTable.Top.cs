@@ -17,7 +17,10 @@ public sealed partial class IommuPageTable<TFormat>
             if (Covers(level, va, last) && leafLevel <= level)
                 return Errno.Ok;
             if (!_dynamicTop)
+            {
+                Log.OutOfVaSpace(_logger, va, last);
                 return Errno.ERANGE;
+            }
             var err = IncreaseTop(top, va, last, leafLevel);
             if (err != Errno.Ok && err != Errno.EAGAIN)
                 return err;
@@ -35,11 +38,13 @@ public sealed partial class IommuPageTable<TFormat>
             if (level > TFormat.MaxTopLevel || PtGeometry.ItemLg2(level) >= _vaBits)
             {
                 FreeFrames(built);
+                Log.OutOfVaSpace(_logger, va, last);
                 return Errno.ERANGE;
             }
             if (!_allocator.TryAlloc(out ulong newTop))
             {
                 FreeFrames(built);
+                Log.GrowNoMemory(_logger, level - 1, va);
                 return Errno.ENOMEM;
             }
             built.Add(newTop);
@@ -57,6 +62,7 @@ public sealed partial class IommuPageTable<TFormat>
             _driver.ChangeTop(tablePa, level);
             Volatile.Write(ref _top, tablePa | (uint)level);
         }
+        Log.TopGrown(_logger, LevelOf(oldTop), level, tablePa);
         return Errno.Ok;
     }
 }

@@ -2,12 +2,6 @@ namespace Driver.Kernel.IommuPt;
 
 public sealed partial class IommuPageTable<TFormat>
 {
-    private struct UnmapArgs
-    {
-        public ulong Unmapped;
-        public List<ulong>? Freed;
-    }
-
     /// <summary>
     /// Removes the translations of <paramref name="length"/> bytes at
     /// <paramref name="iova"/>. Never splits: a range that starts inside a
@@ -27,65 +21,58 @@ public sealed partial class IommuPageTable<TFormat>
         err = CheckRange(LevelOf(top), iova, ref last, out bool clamped);
         if (err != Errno.Ok)
             return err;
-        var args = new UnmapArgs();
-        err = UnmapLevel(LevelOf(top), TableOf(top), iova, last, ref args);
+        var op = new UnmapOp();
+        PtWalk<TFormat>.Range(ref op, _memory, TableOf(top), LevelOf(top), iova, last);
+        err = op.Error;
         // Past the top nothing is mapped: a hole.
         if (err == Errno.Ok && clamped)
             err = Errno.ENOENT;
-        unmapped = args.Unmapped;
+        unmapped = op.Unmapped;
         // What was removed is exactly iova..iova+unmapped-1: entries start at iova and leave no gaps.
         if (unmapped != 0)
-            GatherRange(gather, iova, unmapped, args.Freed);
+            GatherRange(gather, iova, unmapped, op.Freed);
         return err;
     }
 
-    private Errno UnmapLevel(int level, ulong tablePa, ulong va, ulong last, ref UnmapArgs args)
+    private struct UnmapOp : IPtLevelOp<TFormat>
     {
-        int itemLg2 = PtGeometry.ItemLg2(level);
-        ulong itemMask = (1UL << itemLg2) - 1;
-        int index = PtGeometry.Index(va, level);
-        int end = PtGeometry.Index(last, level);
-        ulong tableBase = TableBase(va, level);
-        bool first = true;
-        while (true)
+        public ulong Unmapped;
+        public List<ulong>? Freed;
+        public Errno Error;
+
+        public bool Visit(ref PtState<TFormat> state)
         {
-            ulong itemPa = ItemPa(tablePa, index);
-            ulong item = _memory.ReadU64(itemPa);
-            switch (TFormat.Classify(item, level))
+            switch (state.Type)
             {
                 case PtEntryType.Leaf:
-                    int sizeLg2 = TFormat.LeafSizeLg2(item, level);
+                    int sizeLg2 = state.EntryLg2;
                     // Only the first item can start mid-entry: the rest follow whole entries.
-                    if (first && (va & ((1UL << sizeLg2) - 1)) != 0)
-                        return Errno.EINVAL;
-                    int count = 1 << (sizeLg2 - itemLg2);
-                    for (int i = 0; i < count; i++)
-                        _memory.WriteU64(ItemPa(tablePa, index + i), 0);
-                    args.Unmapped += 1UL << sizeLg2;
-                    index += count;
-                    break;
+                    if (state.Index == state.FirstIndex && (state.Va & ((1UL << sizeLg2) - 1)) != 0)
+                        return Stop(Errno.EINVAL);
+                    int count = state.EntryItems;
+                    state.Store(state.Index, count, 0);
+                    Unmapped += 1UL << sizeLg2;
+                    state.NextIndex = state.Index + count;
+                    return true;
                 case PtEntryType.Table:
-                    ulong itemVa = tableBase + ((ulong)index << itemLg2);
-                    ulong childVa = Math.Max(va, itemVa);
-                    ulong childLast = Math.Min(last, itemVa + itemMask);
-                    ulong childTable = TFormat.TablePa(item);
-                    var err = UnmapLevel(level - 1, childTable, childVa, childLast, ref args);
-                    if (err != Errno.Ok)
-                        return err;
+                    if (!PtWalk<TFormat>.Descend(ref this, ref state))
+                        return false;
                     // Unhook a table the range covers whole; free it after the flush.
-                    if (childVa == itemVa && childLast == itemVa + itemMask)
+                    if (state.CoversItem)
                     {
-                        _memory.WriteU64(itemPa, 0);
-                        (args.Freed ??= []).Add(childTable);
+                        state.Store(state.Index, 1, 0);
+                        (Freed ??= []).Add(state.ChildTablePa);
                     }
-                    index++;
-                    break;
+                    return true;
                 default:
-                    return Errno.ENOENT;
+                    return Stop(Errno.ENOENT);
             }
-            if (index > end)
-                return Errno.Ok;
-            first = false;
+        }
+
+        private bool Stop(Errno err)
+        {
+            Error = err;
+            return false;
         }
     }
 }

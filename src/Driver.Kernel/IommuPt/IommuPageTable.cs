@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using Driver.Hw.Interfaces;
 using Driver.Kernel.Mm;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Kernel.IommuPt;
 
@@ -9,8 +11,15 @@ namespace Driver.Kernel.IommuPt;
 /// Linux's generic_pt. Because the format is a struct type argument the JIT
 /// compiles this class once per format with every format call inlined.
 /// Callers serialise operations on overlapping IOVA ranges (Linux's range
-/// lock); MapPages on disjoint ranges may run on many threads at once, as
-/// tables are installed with compare-and-swap.
+/// lock); MapPages, UnmapPages and IovaToPhys on disjoint ranges may run on
+/// many threads at once, as tables are installed with compare-and-swap (a
+/// loser frees its table, never visible to anyone).
+/// <para>
+/// That concurrency is tested with real threads on bare simulated memory
+/// only. Inside a simulated Machine there is one kernel thread: its scheduler
+/// treats entry from a second thread as a bug and fails loudly, so a machine
+/// scenario never races two callers of one table.
+/// </para>
 /// </summary>
 public sealed partial class IommuPageTable<TFormat>
     where TFormat : struct, IPtFormat
@@ -29,12 +38,15 @@ public sealed partial class IommuPageTable<TFormat>
     private readonly bool _dynamicTop;
     private readonly bool _signExtend;
     private readonly IotlbFlushMode _flushMode;
+    private readonly ILogger _logger;
+    private long _lostInstalls;
     private ulong _top;
     private bool _dead;
 
     private IommuPageTable(PtConfig config, IPhysicalMemory memory, IFrameAllocator allocator, IIommuPtDriver driver,
-        ulong topPa, int vaBits, int oaBits, ulong pageSizes)
+        ulong topPa, int vaBits, int oaBits, ulong pageSizes, ILogger logger)
     {
+        _logger = logger;
         _memory = memory;
         _allocator = allocator;
         _driver = driver;
@@ -59,12 +71,15 @@ public sealed partial class IommuPageTable<TFormat>
     /// <summary>IOVA bits the table may grow to translate.</summary>
     public int VaBits => _vaBits;
 
+    /// <summary>Table installs lost to another thread's compare-and-swap (each loser's frame was freed).</summary>
+    internal long LostTableInstalls => Interlocked.Read(ref _lostInstalls);
+
     /// <summary>
     /// Sets up an empty table: EINVAL or EOPNOTSUPP for a configuration the
     /// format cannot do, ENOMEM when the top table cannot be allocated.
     /// </summary>
     public static Errno Init(PtConfig config, IPhysicalMemory memory, IFrameAllocator allocator, IIommuPtDriver driver,
-        out IommuPageTable<TFormat>? table)
+        out IommuPageTable<TFormat>? table, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(memory);
@@ -95,9 +110,13 @@ public sealed partial class IommuPageTable<TFormat>
         if (pageSizes == 0 || (pageSizes & ~supported) != 0)
             return Errno.EINVAL;
 
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Driver.Kernel.IommuPt.IommuPageTable");
         if (!allocator.TryAlloc(out ulong topPa))
+        {
+            Log.InitNoMemory(logger);
             return Errno.ENOMEM;
-        table = new IommuPageTable<TFormat>(config, memory, allocator, driver, topPa, vaBits, oaBits, pageSizes);
+        }
+        table = new IommuPageTable<TFormat>(config, memory, allocator, driver, topPa, vaBits, oaBits, pageSizes, logger);
         return Errno.Ok;
     }
 
@@ -148,14 +167,6 @@ public sealed partial class IommuPageTable<TFormat>
         return Errno.Ok;
     }
 
-    /// <summary>IOVA of the first byte the table at <paramref name="level"/> holding <paramref name="va"/> translates.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong TableBase(ulong va, int level)
-    {
-        int lg2 = PtGeometry.TableLg2(level);
-        return lg2 >= 64 ? 0 : va & ~((1UL << lg2) - 1);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ItemPa(ulong tablePa, int index) => tablePa + ((ulong)index * PtGeometry.ItemBytes);
 
@@ -170,28 +181,41 @@ public sealed partial class IommuPageTable<TFormat>
 
     /// <summary>
     /// Adds the tables of the subtree at <paramref name="tablePa"/> (itself
-    /// included) to <paramref name="frames"/>. With <paramref name="checkMapped"/>
-    /// it stops and returns false at the first leaf.
+    /// included, translating from <paramref name="va"/>) to <paramref name="frames"/>.
+    /// With <paramref name="checkMapped"/> it stops and returns false at the first leaf.
     /// </summary>
-    private bool CollectTables(int level, ulong tablePa, List<ulong> frames, bool checkMapped)
+    private bool CollectTables(int level, ulong tablePa, ulong va, List<ulong> frames, bool checkMapped)
     {
         frames.Add(tablePa);
         if (level == 0 && !checkMapped)
             return true;
-        for (int index = 0; index < PtGeometry.ItemsPerTable; index++)
+        var op = new CollectOp { Frames = frames, CheckMapped = checkMapped };
+        return PtWalk<TFormat>.Whole(ref op, _memory, tablePa, level, va);
+    }
+
+    private struct CollectOp : IPtLevelOp<TFormat>
+    {
+        public List<ulong> Frames;
+        public bool CheckMapped;
+
+        public bool Visit(ref PtState<TFormat> state)
         {
-            ulong item = _memory.ReadU64(ItemPa(tablePa, index));
-            switch (TFormat.Classify(item, level))
-            {
-                case PtEntryType.Table:
-                    if (!CollectTables(level - 1, TFormat.TablePa(item), frames, checkMapped))
-                        return false;
-                    break;
-                case PtEntryType.Leaf when checkMapped:
-                    return false;
-            }
+            if (state.Type == PtEntryType.Leaf)
+                return !CheckMapped;
+            if (state.Type != PtEntryType.Table)
+                return true;
+            Frames.Add(state.ChildTablePa);
+            // A leaf table holds no tables: nothing to look at unless a leaf matters.
+            return (state.Level == 1 && !CheckMapped) || PtWalk<TFormat>.Descend(ref this, ref state);
         }
-        return true;
+    }
+
+    // A table that lost the compare-and-swap was never visible: free it at once.
+    private void LostInstall(ulong tablePa, int level)
+    {
+        Interlocked.Increment(ref _lostInstalls);
+        _allocator.Free(tablePa);
+        Log.TableInstallLost(_logger, level, tablePa);
     }
 
     private void FreeFrames(List<ulong> frames)

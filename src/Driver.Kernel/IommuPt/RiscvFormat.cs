@@ -25,8 +25,6 @@ public readonly struct RiscvFormat : IPtFormat
 
     public static int MaxOaBits => 56;
 
-    public static bool SupportsDynamicTop => false;
-
     public static bool SupportsSignExtend => true;
 
     public static ulong HardwareBits => RiscvPte.AccessedMask | RiscvPte.DirtyMask;

@@ -21,8 +21,6 @@ public readonly struct X86Format : IPtFormat
 
     public static int MaxOaBits => 52;
 
-    public static bool SupportsDynamicTop => false;
-
     public static bool SupportsSignExtend => true;
 
     public static ulong HardwareBits => X86Pte.AccessedMask | X86Pte.DirtyMask;
@@ -50,9 +48,6 @@ public readonly struct X86Format : IPtFormat
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong MakeLeaf(ulong oa, int sizeLg2, int level, ulong attrs) =>
         X86Pte.PresentMask | oa | attrs | (level == 0 ? 0 : X86Pte.PageSizeMask);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int LeafSizeLg2(ulong item, int level) => PtGeometry.ItemLg2(level);
 
     // In a large leaf bit 12 is PAT, not address: mask to the page size.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

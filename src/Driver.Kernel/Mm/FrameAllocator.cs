@@ -1,4 +1,6 @@
 using Driver.Hw.Interfaces;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Kernel.Mm;
 
@@ -16,13 +18,14 @@ public sealed class FrameAllocator : IFrameAllocator
     private readonly ulong[] _allocated;
     private readonly Stack<ulong> _freed = new();
     private readonly Lock _lock = new();
+    private readonly ILogger _logger;
     private ulong _nextUntouched;
     private long _inUse;
     private long _peak;
     private long _totalAllocs;
     private long _totalFrees;
 
-    public FrameAllocator(IPhysicalMemory memory, ulong basePa, ulong size)
+    public FrameAllocator(IPhysicalMemory memory, ulong basePa, ulong size, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(memory);
         if ((basePa & Page.Mask) != 0 || (size & Page.Mask) != 0 || size == 0)
@@ -33,6 +36,7 @@ public sealed class FrameAllocator : IFrameAllocator
         _base = basePa;
         _frameCount = size >> Page.Shift;
         _allocated = new ulong[(_frameCount + 63) / 64];
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Driver.Kernel.Mm.FrameAllocator");
     }
 
     /// <summary>Raised after a frame is handed out and zeroed, with its address: it is a live table again.</summary>
@@ -75,6 +79,7 @@ public sealed class FrameAllocator : IFrameAllocator
             else
             {
                 pa = 0;
+                Log.OutOfFrames(_logger, _base, _frameCount);
                 return false;
             }
             _allocated[index / 64] |= 1UL << (int)(index % 64);
@@ -149,13 +154,19 @@ public sealed class FrameAllocator : IFrameAllocator
     public void Free(ulong pa)
     {
         if (!TryIndex(pa, out ulong index))
+        {
+            Log.FreeOutsideZone(_logger, pa, _base);
             throw new InvalidOperationException($"BUG: freeing 0x{pa:x}, which is not a frame of this zone");
+        }
         lock (_lock)
         {
             ref ulong word = ref _allocated[index / 64];
             ulong bit = 1UL << (int)(index % 64);
             if ((word & bit) == 0)
+            {
+                Log.DoubleFree(_logger, pa);
                 throw new InvalidOperationException($"BUG: double free of frame 0x{pa:x}");
+            }
             word &= ~bit;
             _freed.Push(index);
             _inUse--;

@@ -681,6 +681,9 @@ public abstract class PageTableContract<TFormat>
         for (ulong page = 0; page < Threads * PagesPerThread; page++)
             f.Table.IovaToPhys(G1 + (page * 64 * K4)).ShouldBe(Oa + (page * K4));
         f.Table.Dump().Count.ShouldBe(Threads * PagesPerThread);
+        // Each lost install gave its frame straight back; everything else is a table of the tree.
+        f.Allocator.FramesInUse.ShouldBe(TableWalker.CountTables(f.Table, f.Memory));
+        f.Allocator.TotalFrees.ShouldBe(f.Table.LostTableInstalls);
         f.DeinitAndCheckNoLeak();
     }
 }

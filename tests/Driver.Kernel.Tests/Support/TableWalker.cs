@@ -29,4 +29,21 @@ internal static class TableWalker
             }
         }
     }
+
+    /// <summary>Tables reachable from the top, the top included: what the table owns.</summary>
+    public static int CountTables<TFormat>(IommuPageTable<TFormat> table, IPhysicalMemory memory)
+        where TFormat : struct, IPtFormat => CountTables<TFormat>(memory, table.TopLevel, table.TopPa);
+
+    private static int CountTables<TFormat>(IPhysicalMemory memory, int level, ulong tablePa)
+        where TFormat : struct, IPtFormat
+    {
+        int count = 1;
+        for (int index = 0; level > 0 && index < PtGeometry.ItemsPerTable; index++)
+        {
+            ulong item = memory.ReadU64(tablePa + ((ulong)index * 8));
+            if (TFormat.Classify(item, level) == PtEntryType.Table)
+                count += CountTables<TFormat>(memory, level - 1, TFormat.TablePa(item));
+        }
+        return count;
+    }
 }

@@ -1,0 +1,146 @@
+using System.Runtime.CompilerServices;
+using Driver.Hw.Interfaces;
+
+namespace Driver.Kernel.IommuPt;
+
+/// <summary>
+/// Where a walk stands in one table (Linux's pt_state): the table, its level,
+/// the part va..last of the walk's range that falls in it, the item at
+/// <see cref="Index"/> as last loaded, and what that item's child covers.
+/// Only <see cref="PtWalk{TFormat}"/> creates one.
+/// </summary>
+internal ref struct PtState<TFormat>
+    where TFormat : struct, IPtFormat
+{
+    public readonly IPhysicalMemory Memory;
+    public readonly ulong TablePa;
+    public readonly int Level;
+    public readonly ulong Va;
+    public readonly ulong Last;
+    public readonly int FirstIndex;
+    public readonly int EndIndex;
+    private readonly ulong _tableVa;
+
+    /// <summary>The item the walk is at.</summary>
+    public int Index;
+
+    /// <summary>Where the walk goes after this item; an operation that consumed more items moves it.</summary>
+    public int NextIndex;
+
+    /// <summary>The value of the item at <see cref="Index"/> when loaded.</summary>
+    public ulong Item;
+
+    public PtEntryType Type;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PtState(IPhysicalMemory memory, ulong tablePa, int level, ulong va, ulong last)
+    {
+        Memory = memory;
+        TablePa = tablePa;
+        Level = level;
+        Va = va;
+        Last = last;
+        FirstIndex = PtGeometry.Index(va, level);
+        EndIndex = PtGeometry.Index(last, level);
+        int tableLg2 = PtGeometry.TableLg2(level);
+        _tableVa = tableLg2 >= 64 ? 0 : va & ~((1UL << tableLg2) - 1);
+        Index = FirstIndex;
+    }
+
+    public readonly int ItemLg2
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => PtGeometry.ItemLg2(Level);
+    }
+
+    public readonly ulong ItemPa
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => PaOf(Index);
+    }
+
+    /// <summary>First IOVA the item at <see cref="Index"/> translates.</summary>
+    public readonly ulong ItemVa
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => VaOf(Index);
+    }
+
+    /// <summary>Last IOVA the item at <see cref="Index"/> translates.</summary>
+    public readonly ulong ItemLast
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ItemVa + ((1UL << ItemLg2) - 1);
+    }
+
+    /// <summary>The part of the walk's range under the current item: the child walk's range.</summary>
+    public readonly ulong ChildVa => Math.Max(Va, ItemVa);
+
+    public readonly ulong ChildLast => Math.Min(Last, ItemLast);
+
+    /// <summary>The walk's range covers the whole current item.</summary>
+    public readonly bool CoversItem => ItemVa >= Va && ItemLast <= Last;
+
+    /// <summary>The table a table item points to.</summary>
+    public readonly ulong ChildTablePa => TFormat.TablePa(Item);
+
+    /// <summary>Log2 of the size of the (possibly contiguous) leaf the current item belongs to.</summary>
+    public readonly int EntryLg2
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => TFormat.LeafSizeLg2(Item, Level);
+    }
+
+    /// <summary>How many items the current leaf entry spans.</summary>
+    public readonly int EntryItems
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => 1 << (EntryLg2 - ItemLg2);
+    }
+
+    /// <summary>Index of the first item of the current leaf entry.</summary>
+    public readonly int EntryIndex => Index & ~(EntryItems - 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly ulong PaOf(int index) => TablePa + ((ulong)index * PtGeometry.ItemBytes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly ulong VaOf(int index) => _tableVa + ((ulong)index << ItemLg2);
+
+    /// <summary>Reads and classifies the item at <see cref="Index"/>; the walk moves on by one unless told otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Load()
+    {
+        Item = Memory.ReadU64(ItemPa);
+        Type = TFormat.Classify(Item, Level);
+        NextIndex = Index + 1;
+    }
+
+    /// <summary>Takes <paramref name="item"/> as the current item (what a lost compare-and-swap saw).</summary>
+    public void Reload(ulong item)
+    {
+        Item = item;
+        Type = TFormat.Classify(item, Level);
+    }
+
+    /// <summary>Moves on past the whole leaf entry the current item belongs to.</summary>
+    public void SkipEntry() => NextIndex = EntryIndex + EntryItems;
+
+    /// <summary>Stores <paramref name="value"/> into <paramref name="count"/> items from <paramref name="index"/>.</summary>
+    public readonly void Store(int index, int count, ulong value)
+    {
+        for (int i = 0; i < count; i++)
+            Memory.WriteU64(PaOf(index + i), value);
+    }
+
+    /// <summary>A contiguous entry is dirty when any of its items is.</summary>
+    public readonly bool AnyDirty(int index, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if ((Memory.ReadU64(PaOf(index + i)) & TFormat.DirtyBit) != 0)
+                return true;
+        }
+        return false;
+    }
+}
