@@ -102,6 +102,7 @@ public sealed class FrameAllocator : IFrameAllocator
         {
             if (!TryFindFreeRun((ulong)frames, out first))
             {
+                Log.NoContiguousRun(_logger, frames, _base);
                 pa = 0;
                 return false;
             }

@@ -15,4 +15,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 1002, Level = LogLevel.Error,
         Message = "BUG: freeing 0x{Pa:x}, which is not a frame of the zone at 0x{BasePa:x}")]
     public static partial void FreeOutsideZone(ILogger logger, ulong pa, ulong basePa);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "no run of {Frames} contiguous frames left in the zone at 0x{BasePa:x}: ENOMEM")]
+    public static partial void NoContiguousRun(ILogger logger, int frames, ulong basePa);
 }

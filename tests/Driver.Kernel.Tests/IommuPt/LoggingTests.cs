@@ -51,6 +51,8 @@ public sealed class LoggingTests
             return inner.TryAlloc(out pa);
         }
 
+        public bool TryAllocContiguous(int frames, out ulong pa) => inner.TryAllocContiguous(frames, out pa);
+
         public void Free(ulong pa) => inner.Free(pa);
     }
 

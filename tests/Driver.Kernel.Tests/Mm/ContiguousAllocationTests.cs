@@ -1,5 +1,7 @@
 using Driver.Kernel.Mm;
 using Driver.Platform.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Shouldly;
 using Xunit;
 
@@ -57,14 +59,20 @@ public sealed class ContiguousAllocationTests
     }
 
     [Fact]
-    public void ARunThatDoesNotFit_FailsAndChangesNothing()
+    public void ARunThatDoesNotFit_FailsAndChangesNothing_AndSaysSo()
     {
         var memory = new PhysicalMemory();
-        var allocator = new FrameAllocator(memory, Base, 4 * Page.Size);
+        var logs = new FakeLogCollector();
+        using var factory = new LoggerFactory([new FakeLoggerProvider(logs)]);
+        var allocator = new FrameAllocator(memory, Base, 4 * Page.Size, factory);
         allocator.TryAlloc(out ulong first).ShouldBeTrue();
         allocator.TryAllocContiguous(4, out ulong pa).ShouldBeFalse();
         pa.ShouldBe(0UL);
         allocator.FramesInUse.ShouldBe(1);
+        var record = logs.GetSnapshot().ShouldHaveSingleItem();
+        record.Id.Id.ShouldBe(1003);
+        record.Level.ShouldBe(LogLevel.Warning);
+        record.GetStructuredStateValue("Frames").ShouldBe("4");
         allocator.TryAllocContiguous(3, out pa).ShouldBeTrue();
         pa.ShouldBe(first + Page.Size);
         Should.Throw<ArgumentOutOfRangeException>(() => allocator.TryAllocContiguous(0, out _));
