@@ -9,6 +9,7 @@ using Driver.Platform.Monitors;
 using Driver.Platform.Psp;
 using Driver.Platform.Snp;
 using Driver.Platform.Time;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Platform;
 
@@ -38,9 +39,11 @@ public sealed class Machine
         Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);
         Monitor = new InvariantMonitor(SimClock, Rmp, Config.LoggerFactory);
         Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp, Config.LoggerFactory) { Monitor = Config.Monitors ? Monitor : null };
-        Firmware = new SnpFirmware(Memory, Rmp, Iommu, Scheduler, Costs, Config.Psp);
+        // The machine's factory reaches the PSP too, unless its own configuration names one.
+        var psp = Config.Psp.LoggerFactory == NullLoggerFactory.Instance ? Config.Psp with { LoggerFactory = Config.LoggerFactory } : Config.Psp;
+        Firmware = new SnpFirmware(Memory, Rmp, Iommu, Scheduler, Costs, psp);
         Psp = new PspDevice(Firmware, Scheduler);
-        Cpu = new SnpCpu(Rmp, Scheduler, Costs);
+        Cpu = new SnpCpu(Rmp, Scheduler, Costs, Config.LoggerFactory);
         Bus = new MmioBus(Scheduler, Costs, Config.LoggerFactory);
         Bus.Map(IommuMmioBase, AmdIommuMmio.Size, Iommu);
         Bus.Map(PspMmioBase, PspMmio.Size, Psp);

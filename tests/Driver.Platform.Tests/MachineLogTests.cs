@@ -48,6 +48,17 @@ public class MachineLogTests
     }
 
     [Fact]
+    public void The_machines_factory_reaches_the_snp_cpu_and_the_psp()
+    {
+        var logs = new Logs();
+        var m = new Machine(new MachineConfig { LoggerFactory = logs.Factory });
+        m.Cpu.Rmpupdate(0x1000, new RmpUpdateArgs(0, Assigned: true, PageSize2M: true, Immutable: false, Asid: 1))
+            .ShouldBe(RmpUpdateResult.Input);
+        logs.Single(2100).Level.ShouldBe(LogLevel.Warning);
+        m.Firmware.LoggerFactory.ShouldBeSameAs(logs.Factory);
+    }
+
+    [Fact]
     public void A_master_abort_is_a_warning()
     {
         var logs = new Logs();
