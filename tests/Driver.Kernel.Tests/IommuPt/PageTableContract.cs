@@ -221,7 +221,7 @@ public abstract class PageTableContract<TFormat>
                 continue;
             start += rangeBase;
             ulong pa = start & oaMask;
-            var err = IommuCore.Map(f.Table, start, pa, length, IommuProt.Read | IommuProt.Write);
+            var err = BareTable.Map(f.Table, start, pa, length, IommuProt.Read | IommuProt.Write);
             if (err != Errno.Ok)
             {
                 err.ShouldBe(Errno.EADDRINUSE);

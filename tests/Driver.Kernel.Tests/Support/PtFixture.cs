@@ -32,10 +32,10 @@ internal sealed class PtFixture<TFormat>
 
     public void Map(ulong iova, ulong oa, ulong length, IommuProt prot = IommuProt.Read | IommuProt.Write)
     {
-        IommuCore.Map(Table, iova, oa, length, prot).ShouldBe(Errno.Ok);
+        BareTable.Map(Table, iova, oa, length, prot).ShouldBe(Errno.Ok);
     }
 
-    public ulong Unmap(ulong iova, ulong length) => IommuCore.Unmap(Table, iova, length);
+    public ulong Unmap(ulong iova, ulong length) => BareTable.Unmap(Table, iova, length);
 
     /// <summary>Number of entries per page size, as kunit's count_valids.</summary>
     public Dictionary<int, int> CountBySize() =>

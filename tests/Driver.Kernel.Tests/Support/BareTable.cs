@@ -7,7 +7,7 @@ namespace Driver.Kernel.Tests.Support;
 /// The IOMMU core's map and unmap (iommu_map / iommu_unmap) over a bare page table, for the
 /// tests that have no IOMMU driver: the split is the core's own <see cref="PageSizeSplit"/>.
 /// </summary>
-internal static class IommuCore
+internal static class BareTable
 {
     public static Errno Map<TFormat>(IommuPageTable<TFormat> table, ulong iova, ulong paddr, ulong size, IommuProt prot)
         where TFormat : struct, IPtFormat
