@@ -3,6 +3,7 @@ using Driver.Hw.Interfaces;
 using Driver.Hw.Sev;
 using Driver.Platform.Bus;
 using Driver.Platform.Dma;
+using Driver.Platform.Interrupts;
 using Driver.Platform.Iommu;
 using Driver.Platform.Memory;
 using Driver.Platform.Monitors;
@@ -26,6 +27,9 @@ public sealed class Machine
     public const ulong IommuMmioBase = 0xFED8_0000;
     public const ulong PspMmioBase = 0xFC00_0000;
 
+    /// <summary>The interrupt line of the IOMMU's MSI (event log and COMPLETION_WAIT interrupts).</summary>
+    public const int IommuIrq = 24;
+
     private readonly List<DmaAgent> _agents = [];
 
     public Machine(MachineConfig? config = null)
@@ -39,6 +43,9 @@ public sealed class Machine
         Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);
         Monitor = new InvariantMonitor(SimClock, Rmp, Config.LoggerFactory);
         Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp, Config.LoggerFactory) { Monitor = Config.Monitors ? Monitor : null };
+        Interrupts = new InterruptController();
+        Scheduler.Interrupts = Interrupts;
+        Iommu.Interrupt += () => Interrupts.Raise(IommuIrq);
         // The machine's factory reaches the PSP too, unless its own configuration names one.
         var psp = Config.Psp.LoggerFactory == NullLoggerFactory.Instance ? Config.Psp with { LoggerFactory = Config.LoggerFactory } : Config.Psp;
         Firmware = new SnpFirmware(Memory, Rmp, Iommu, Scheduler, Costs, psp);
@@ -67,6 +74,9 @@ public sealed class Machine
     public IPhysicalMemory KernelMemory { get; }
 
     public IMmio Mmio => Bus;
+
+    /// <summary>Interrupts as the kernel receives them (request_irq).</summary>
+    public InterruptController Interrupts { get; }
 
     public MmioBus Bus { get; }
 

@@ -1,4 +1,5 @@
 using Driver.Hw.Interfaces;
+using Driver.Platform.Interrupts;
 
 namespace Driver.Platform.Time;
 
@@ -37,6 +38,9 @@ public sealed class Scheduler : IClock
 
     public SimClock Clock { get; }
 
+    /// <summary>Where pending interrupts are delivered at the end of each kernel-visible access.</summary>
+    public InterruptController? Interrupts { get; set; }
+
     public long NowNs => Clock.NowNs;
 
     /// <summary>Events run so far, early ones included.</summary>
@@ -60,6 +64,7 @@ public sealed class Scheduler : IClock
         Advance(Clock.NowNs + costNs);
         if (_extraInterleaving > 0 && !_running && _random.Chance(_extraInterleaving))
             RunOneEarly();
+        DeliverInterrupts();
     }
 
     public void Delay(long ns)
@@ -67,6 +72,7 @@ public sealed class Scheduler : IClock
         ArgumentOutOfRangeException.ThrowIfNegative(ns);
         EnterFromOwner();
         Advance(Clock.NowNs + ns);
+        DeliverInterrupts();
     }
 
     /// <summary>Runs every event due up to <paramref name="ns"/> in time order, then sets the clock there.</summary>
@@ -74,6 +80,14 @@ public sealed class Scheduler : IClock
     {
         EnterFromOwner();
         Advance(ns);
+        DeliverInterrupts();
+    }
+
+    // Only at the kernel's level: a device event that touches hardware never takes an interrupt.
+    private void DeliverInterrupts()
+    {
+        if (!_running && Interrupts is { HasPending: true } interrupts)
+            interrupts.DeliverPending();
     }
 
     private void Advance(long ns)
