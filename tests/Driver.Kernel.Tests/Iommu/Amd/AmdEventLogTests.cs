@@ -1,5 +1,9 @@
 using Driver.Hw.AmdIommu;
 using Driver.Kernel.Iommu.Amd;
+using Driver.Kernel.IommuPt;
+using Driver.Kernel.Mm;
+using Driver.Platform;
+using Driver.Platform.Dma;
 using Driver.Platform.Iommu;
 using Microsoft.Extensions.Logging;
 using Shouldly;
@@ -95,5 +99,37 @@ public sealed class AmdEventLogTests
             ev.ToString().ShouldContain("Event");
             ev.ToString().ShouldContain(code == EventCode.InvalidPprRequest ? "EventHeader" : "0x5000");
         }
+    }
+
+    [Fact]
+    public void ADmaAgentsFault_ReachesASubscriber_ThroughTheMachinesInterrupt()
+    {
+        var machine = new Machine();
+        var allocator = new FrameAllocator(machine.KernelMemory, AmdRig.ZoneBase, AmdRig.ZoneSize);
+        var driver = new AmdIommuDriver(machine.Mmio, machine.KernelMemory, machine.Clock, allocator,
+            new AmdIommuConfig { MmioBase = Machine.IommuMmioBase, Irq = Machine.IommuIrq }, interrupts: machine.Interrupts);
+        driver.Init().ShouldBe(Errno.Ok);
+        AmdProtectionDomain.Alloc(driver, out var domain).ShouldBe(Errno.Ok);
+        domain!.Attach(Device).ShouldBe(Errno.Ok);
+        domain.Table.MapPages(0x1000, 0x40_0000_0000, 0x1000, 1, IommuProt.Read | IommuProt.Write, out _).ShouldBe(Errno.Ok);
+        var received = new List<AmdIommuEvent>();
+        driver.EventLog.EventReceived += received.Add;
+
+        var agent = machine.AddDmaAgent(new DmaAgentConfig(Device, [new DmaOp(0x1000, 8, Write: true), new DmaOp(0x5000, 8, Write: true)])
+        {
+            StartNs = machine.Clock.NowNs + 100,
+            IntervalNs = 100,
+            Transactions = 2,
+        });
+        machine.Clock.Delay(1_000);
+
+        agent.Records.Select(r => r.Outcome).ShouldBe([DmaOutcome.Completed, DmaOutcome.Faulted]);
+        var ev = received.ShouldHaveSingleItem();
+        ev.Code.ShouldBe(EventCode.IoPageFault);
+        ev.DeviceId.ShouldBe(Device);
+        ev.Address.ShouldBe(0x5000UL);
+        ev.Write.ShouldBeTrue();
+        machine.Interrupts.Delivered.ShouldBe(1);
+        machine.Monitor.Violations.ShouldBeEmpty();
     }
 }
