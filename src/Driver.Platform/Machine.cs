@@ -43,7 +43,7 @@ public sealed class Machine
         Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);
         Monitor = new InvariantMonitor(SimClock, Rmp, Config.LoggerFactory);
         Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp, Config.LoggerFactory) { Monitor = Config.Monitors ? Monitor : null };
-        Interrupts = new InterruptController();
+        Interrupts = new InterruptController(Config.LoggerFactory);
         Scheduler.Interrupts = Interrupts;
         Iommu.Interrupt += () => Interrupts.Raise(IommuIrq);
         // The machine's factory reaches the PSP too, unless its own configuration names one.

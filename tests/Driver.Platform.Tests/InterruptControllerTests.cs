@@ -64,7 +64,8 @@ public class InterruptControllerTests
     [Fact]
     public void Lines_are_requested_once_and_a_line_without_handler_is_spurious()
     {
-        var interrupts = new InterruptController();
+        var logs = new Logs();
+        var interrupts = new InterruptController(logs.Factory);
         interrupts.RequestIrq(3, () => { }).ShouldBeTrue();
         interrupts.RequestIrq(3, () => { }).ShouldBeFalse();
         interrupts.FreeIrq(3);
@@ -72,6 +73,9 @@ public class InterruptControllerTests
         interrupts.DeliverPending();
         interrupts.Spurious.ShouldBe(1);
         interrupts.Delivered.ShouldBe(0);
+        var record = logs.Single(2360);
+        record.Level.ShouldBe(Microsoft.Extensions.Logging.LogLevel.Warning);
+        record.Number("Irq").ShouldBe(3UL);
         interrupts.HasPending.ShouldBeFalse();
     }
 

@@ -1,4 +1,6 @@
 using Driver.Hw.Interfaces;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Platform.Interrupts;
 
@@ -14,7 +16,11 @@ public sealed class InterruptController : IInterruptController
 {
     private readonly Dictionary<int, Action> _handlers = [];
     private readonly SortedSet<int> _pending = [];
+    private readonly ILogger _logger;
     private bool _delivering;
+
+    public InterruptController(ILoggerFactory? loggerFactory = null) =>
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<InterruptController>();
 
     /// <summary>Handler runs so far.</summary>
     public long Delivered { get; private set; }
@@ -59,6 +65,7 @@ public sealed class InterruptController : IInterruptController
                 else
                 {
                     Spurious++;
+                    Log.Spurious(_logger, irq);
                 }
             }
         }
