@@ -220,10 +220,7 @@ public sealed class AmdIommuDriver : IIommuDriver
         }
         else
         {
-            DeviceTable.Write(deviceId, type == IommuDomainType.Identity ? IdentityEntry : BlockedEntry);
-            err = Commands.Post(AmdCommand.InvalidateDevtabEntry(deviceId));
-            if (err == Errno.Ok)
-                err = Commands.CompletionWait();
+            err = WriteDeviceTableEntry(deviceId, type == IommuDomainType.Identity ? IdentityEntry : BlockedEntry, Commands);
         }
         if (err != Errno.Ok)
             return err;
@@ -234,6 +231,18 @@ public sealed class AmdIommuDriver : IIommuDriver
         else
             _attached[deviceId] = next;
         return Errno.Ok;
+    }
+
+    /// <summary>
+    /// Writes a DTE in the safe order, then INVALIDATE_DEVTAB_ENTRY and a wait through
+    /// <paramref name="commands"/>. ENODEV for a DeviceID outside the table.
+    /// </summary>
+    internal Errno WriteDeviceTableEntry(ushort deviceId, AmdDte entry, ICommandQueue commands)
+    {
+        if (!DeviceTable.Contains(deviceId))
+            return Errno.ENODEV;
+        DeviceTable.Write(deviceId, entry);
+        return commands.PostAndWait(AmdCommand.InvalidateDevtabEntry(deviceId));
     }
 
     /// <summary>The entry of a device no domain owns: translation on, no permission (Linux's blocked DTE).</summary>

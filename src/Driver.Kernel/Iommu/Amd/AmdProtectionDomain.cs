@@ -221,17 +221,15 @@ public sealed class AmdProtectionDomain : IIommuPtDriver, IIommuDomainOps
 
     private Errno WriteDeviceTableEntry(ushort deviceId, AmdDte entry)
     {
-        if (!_iommu.DeviceTable.Contains(deviceId))
-            return Errno.ENODEV;
-        _iommu.DeviceTable.Write(deviceId, entry);
-        return Flush(AmdCommand.InvalidateDevtabEntry(deviceId));
+        var err = _iommu.WriteDeviceTableEntry(deviceId, entry, _commands);
+        if (err is not Errno.Ok and not Errno.ENODEV)
+            FailedFlushes++;
+        return err;
     }
 
     private Errno Flush(AmdCommand invalidate)
     {
-        var err = _commands.Post(invalidate);
-        if (err == Errno.Ok)
-            err = _commands.CompletionWait();
+        var err = _commands.PostAndWait(invalidate);
         if (err != Errno.Ok)
             FailedFlushes++;
         return err;
