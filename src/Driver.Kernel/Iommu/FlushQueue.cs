@@ -1,5 +1,7 @@
 using Driver.Hw.Interfaces;
 using Driver.Kernel.IommuPt;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Driver.Kernel.Iommu;
 
@@ -19,11 +21,13 @@ public sealed class FlushQueue
 
     private readonly List<Entry> _entries = [];
     private readonly IClock _clock;
+    private readonly ILogger _logger;
     private long _deadlineNs = long.MaxValue;
 
-    public FlushQueue(IClock clock, int capacity = DefaultCapacity, long timeoutNs = DefaultTimeoutNs)
+    public FlushQueue(IClock clock, int capacity = DefaultCapacity, long timeoutNs = DefaultTimeoutNs, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(clock);
+        _logger = logger ?? NullLogger.Instance;
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(timeoutNs, 1);
         _clock = clock;
@@ -80,9 +84,11 @@ public sealed class FlushQueue
         if (err != Errno.Ok)
         {
             FailedFlushes++;
+            Log.FlushQueueFailed(_logger, err, _entries.Count);
             return err;
         }
         Flushes++;
+        Log.FlushQueueFlushed(_logger, _entries.Count);
         foreach (var e in _entries)
         {
             // The range is covered by the flush-all; what is left is freeing the tables.

@@ -96,7 +96,7 @@ public sealed class IommuCore
         var err = _driver.AllocPagingDomain(flags, out var ops);
         if (err != Errno.Ok)
             return err;
-        var queue = strict ?? Config.Strict ? null : new FlushQueue(_clock, Config.FlushQueueCapacity, Config.FlushQueueTimeoutNs);
+        var queue = strict ?? Config.Strict ? null : new FlushQueue(_clock, Config.FlushQueueCapacity, Config.FlushQueueTimeoutNs, _logger);
         domain = new IommuDomain(IommuDomainType.Paging, ops, queue);
         if (queue is not null)
             _lazyDomains.Add(domain);
@@ -269,31 +269,14 @@ public sealed class IommuCore
     public Errno FlushQueue(IommuDomain domain)
     {
         ArgumentNullException.ThrowIfNull(domain);
-        if (domain.FlushQueue is not { } queue)
-            return Errno.Ok;
-        int entries = queue.Count;
-        var err = queue.Flush(domain.Ops!);
-        if (err != Errno.Ok)
-            Log.FlushQueueFailed(_logger, err, entries);
-        else if (entries != 0)
-            Log.FlushQueueFlushed(_logger, entries);
-        return err;
+        return domain.FlushQueue is { } queue ? queue.Flush(domain.Ops!) : Errno.Ok;
     }
 
     /// <summary>Runs the flush-queue timers that are due on the clock; each core entry runs this first.</summary>
     public void RunTimers()
     {
         foreach (var domain in _lazyDomains)
-        {
-            var queue = domain.FlushQueue!;
-            int entries = queue.Count;
-            if (entries == 0)
-                continue;
-            long before = queue.Flushes;
-            queue.FlushIfDue(domain.Ops!);
-            if (queue.Flushes != before)
-                Log.FlushQueueFlushed(_logger, entries);
-        }
+            domain.FlushQueue!.FlushIfDue(domain.Ops!);
     }
 
     private ulong Unmap(IommuDomain domain, ulong iova, ulong size, Action? release)
@@ -322,11 +305,7 @@ public sealed class IommuCore
             release?.Invoke();
             return 0;
         }
-        int before = queue.Count;
-        long flushes = queue.Flushes;
         queue.Add(ops, iova, Math.Max(unmapped, minPage), gather, release);
-        if (queue.Flushes != flushes)
-            Log.FlushQueueFlushed(_logger, before + 1);
         return unmapped;
     }
 

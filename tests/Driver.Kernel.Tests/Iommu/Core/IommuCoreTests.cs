@@ -1,5 +1,7 @@
 using Driver.Kernel.Iommu;
 using Driver.Kernel.IommuPt;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Moq;
 using Shouldly;
 using Xunit;
@@ -239,5 +241,20 @@ public sealed class IommuCoreTests
         rig.Core.FlushQueue(rig.Core.GroupOf(0x10)!.Domain).ShouldBe(Errno.Ok);
         rig.Core.DmaMap(0x10, 0x5000_0000, 0x1000, Rw, out ulong third).ShouldBe(Errno.Ok);
         third.ShouldBe(first);
+    }
+
+    [Fact]
+    public void AFlushOfTheQueue_IsLoggedWithItsEntries()
+    {
+        var rig = new CoreRig();
+        var logs = new FakeLogCollector();
+        using var factory = new LoggerFactory([new FakeLoggerProvider(logs)], new LoggerFilterOptions { MinLevel = LogLevel.Debug });
+        var core = new IommuCore(rig.Driver.Object, rig.Clock.Object, new IommuCoreConfig { Strict = false, FlushQueueCapacity = 2 }, factory);
+        core.AllocPagingDomain(DomainAllocFlags.None, out var domain).ShouldBe(Errno.Ok);
+        core.Unmap(domain!, 0x1000, 0x1000);
+        core.Unmap(domain!, 0x2000, 0x1000);
+        var record = logs.GetSnapshot().Single(r => r.Id.Id == 3004);
+        record.Level.ShouldBe(LogLevel.Debug);
+        record.GetStructuredStateValue("Entries").ShouldBe("2");
     }
 }
