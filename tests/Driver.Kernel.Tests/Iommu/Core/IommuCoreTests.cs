@@ -256,7 +256,7 @@ public sealed class IommuCoreTests
         var b = rig.NewDomain();
         rig.Core.AttachDevice(a, 0x99).ShouldBe(Errno.ENODEV);
         rig.Core.AttachDevice(a, 0x10).ShouldBe(Errno.Ok);
-        rig.Core.AttachDevice(a, 0x10).ShouldBe(Errno.Ok, "attaching again to the same domain is a no-op");
+        rig.Core.AttachDevice(a, 0x10).ShouldBe(Errno.EBUSY, "Linux: only a group in its default or the blocked domain may attach");
         rig.Core.AttachDevice(b, 0x10).ShouldBe(Errno.EBUSY);
         rig.Core.FreeDomain(a).ShouldBe(Errno.EBUSY);
         rig.Core.DetachDevice(b, 0x10).ShouldBe(Errno.EINVAL);
@@ -273,6 +273,9 @@ public sealed class IommuCoreTests
         group.Domain.ShouldBe(group.DefaultDomain);
         rig.Core.ReplaceDevice(rig.Core.Blocked, 0x10).ShouldBe(Errno.Ok);
         rig.Core.Blocked.AttachedDevices.ShouldBe(1);
+        rig.Core.AttachDevice(b, 0x10).ShouldBe(Errno.Ok, "a blocked group may attach");
+        group.Domain.ShouldBe(b);
+        rig.Core.Blocked.AttachedDevices.ShouldBe(0);
     }
 
     [Fact]
