@@ -1,0 +1,45 @@
+using Driver.Hw.Interfaces;
+using Driver.Kernel.Iommu;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Driver.Kernel.Iommufd;
+
+/// <summary>
+/// iommufd as a whole (the module behind /dev/iommu): the IOMMU core it drives, the memory its
+/// accesses read and write, and which devices some context owns for DMA. <see cref="Open"/>
+/// is opening /dev/iommu: each context is one file with its own objects.
+/// </summary>
+public sealed class IommufdSubsystem
+{
+    private readonly HashSet<ushort> _owned = [];
+
+    public IommufdSubsystem(IommuCore core, IPhysicalMemory memory, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(core);
+        ArgumentNullException.ThrowIfNull(memory);
+        Core = core;
+        Memory = memory;
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+    }
+
+    public IommuCore Core { get; }
+
+    public IPhysicalMemory Memory { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>Allocation sites of iommufd ask this before allocating (fault injection); null never fails.</summary>
+    public Func<bool>? Fault { get; set; }
+
+    public IReadOnlyCollection<ushort> OwnedDevices => _owned;
+
+    public IommufdContext Open() => new(this);
+
+    /// <summary>iommu_device_claim_dma_owner: EBUSY when a context already owns the device.</summary>
+    internal Errno ClaimDmaOwner(ushort deviceId) => _owned.Add(deviceId) ? Errno.Ok : Errno.EBUSY;
+
+    internal void ReleaseDmaOwner(ushort deviceId) => _owned.Remove(deviceId);
+
+    internal bool ShouldFail() => Fault?.Invoke() == true;
+}
