@@ -70,7 +70,7 @@ public sealed partial class IommufdContext
     public Errno IoasAlloc(out uint id)
     {
         id = 0;
-        var ioas = new IommufdIoas(new IoPageTable(_sys.Core, _sys.Fault));
+        var ioas = new IommufdIoas(new IoPageTable(_sys.Core, _sys.ShouldFail));
         var err = Alloc(ioas);
         if (err != Errno.Ok)
             return err;

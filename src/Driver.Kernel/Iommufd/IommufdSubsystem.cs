@@ -1,5 +1,6 @@
 using Driver.Hw.Interfaces;
 using Driver.Kernel.Iommu;
+using Driver.Kernel.Mm;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -29,8 +30,8 @@ public sealed class IommufdSubsystem
 
     public ILoggerFactory LoggerFactory { get; }
 
-    /// <summary>Allocation sites of iommufd ask this before allocating (fault injection); null never fails.</summary>
-    public Func<bool>? Fault { get; set; }
+    /// <summary>Fault injection every allocation site of iommufd asks before allocating; null never fails.</summary>
+    public FailNth? FailNth { get; set; }
 
     public IReadOnlyCollection<ushort> OwnedDevices => _owned;
 
@@ -41,5 +42,5 @@ public sealed class IommufdSubsystem
 
     internal void ReleaseDmaOwner(ushort deviceId) => _owned.Remove(deviceId);
 
-    internal bool ShouldFail() => Fault?.Invoke() == true;
+    internal bool ShouldFail() => FailNth?.ShouldFail() == true;
 }
