@@ -44,9 +44,10 @@ public sealed partial class IoPageTable
     {
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(bitmap);
-        ulong last = iova + (length - 1);
-        if (length == 0 || last < iova)
+        // check_add_overflow(iova, length - 1): a length of 0 wraps to the whole space.
+        if (length - 1 > ulong.MaxValue - iova)
             return Errno.EOVERFLOW;
+        ulong last = iova + (length - 1);
         if ((iova & (IovaAlignment - 1)) != 0 || ((last + 1) & (IovaAlignment - 1)) != 0)
             return Errno.EINVAL;
         if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0)
@@ -54,6 +55,9 @@ public sealed partial class IoPageTable
         if ((iova & (pageSize - 1)) != 0 || ((last + 1) & (pageSize - 1)) != 0)
             return Errno.EINVAL;
         var ops = domain.Ops!;
+        // A gap is refused before the bitmap is made: its size is bounded by what is mapped.
+        if (ForEachContig(iova, last, (_, _, _) => Errno.Ok) != Errno.Ok)
+            return Errno.EINVAL;
         var target = bitmap();
         var err = ForEachContig(iova, last, (area, cur, end) => ops.ReadAndClearDirty(cur, end - cur + 1, flags, target));
         return err == Errno.ENOENT ? Errno.EINVAL : err;

@@ -45,7 +45,7 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>
-    /// Closing the file: devices are unbound (their drivers let go), then objects nothing uses
+    /// Closing the file: devices are unbound and accesses destroyed (their drivers let go), then objects nothing uses
     /// are destroyed until none is left, so leaves go before what they reference.
     /// </summary>
     public void Close()
@@ -54,6 +54,13 @@ public sealed partial class IommufdContext
             return;
         foreach (var device in Objects.Objects.OfType<IommufdDevice>().ToArray())
             DeviceUnbind(device.Id);
+        // In-kernel users go with the file too: each is told to let go of everything first.
+        foreach (var access in Objects.Objects.OfType<IommufdAccess>().ToArray())
+        {
+            if (access.Ioas is not null)
+                access.Ops.Unmap(access, 0, ulong.MaxValue);
+            AccessDestroy(access);
+        }
         while (Objects.Count != 0)
         {
             var leaf = Objects.Objects.FirstOrDefault(o => o.Users == 0)
@@ -193,28 +200,44 @@ public sealed partial class IommufdContext
         return Errno.Ok;
     }
 
+    /// <summary>Reads range <paramref name="index"/> of an ALLOW_IOVAS list (from user memory: EFAULT).</summary>
+    public delegate Errno RangeReader(uint index, out ulong start, out ulong last);
+
     /// <summary>
-    /// IOMMU_IOAS_ALLOW_IOVAS: EINVAL for a range with start >= last or ranges that overlap;
-    /// EADDRINUSE over a reserved range. An empty list allows everything again.
+    /// IOMMU_IOAS_ALLOW_IOVAS: ENOENT for a bad IOAS; each range read in turn, EINVAL for one
+    /// with start >= last or one overlapping an earlier one; EADDRINUSE over a reserved range.
+    /// An empty list allows everything again. On failure the old list stays.
     /// </summary>
-    public Errno IoasAllowIovas(uint ioasId, IReadOnlyList<(ulong Start, ulong Last)> ranges)
+    public Errno IoasAllowIovas(uint ioasId, uint count, RangeReader read)
     {
-        ArgumentNullException.ThrowIfNull(ranges);
+        ArgumentNullException.ThrowIfNull(read);
         var err = GetIoas(ioasId, out var ioas);
         if (err != Errno.Ok)
             return err;
         var loaded = new IntervalSet<object?>();
-        foreach (var (start, last) in ranges)
+        for (uint i = 0; i < count; i++)
         {
-            if (start >= last)
-                return Errno.EINVAL;
-            if (loaded.First(start, last) is not null)
+            err = read(i, out ulong start, out ulong last);
+            if (err != Errno.Ok)
+                return err;
+            if (start >= last || loaded.First(start, last) is not null)
                 return Errno.EINVAL;
             if (_sys.ShouldFail())
                 return Errno.ENOMEM;
             loaded.Add(start, last, null);
         }
-        return ioas!.Iopt.SetAllowIovas(ranges);
+        return ioas!.Iopt.SetAllowIovas([.. loaded.Nodes.Select(n => (n.Start, n.Last))]);
+    }
+
+    /// <summary>IOMMU_IOAS_ALLOW_IOVAS from a list in kernel memory.</summary>
+    public Errno IoasAllowIovas(uint ioasId, IReadOnlyList<(ulong Start, ulong Last)> ranges)
+    {
+        ArgumentNullException.ThrowIfNull(ranges);
+        return IoasAllowIovas(ioasId, (uint)ranges.Count, (uint i, out ulong start, out ulong last) =>
+        {
+            (start, last) = ranges[(int)i];
+            return Errno.Ok;
+        });
     }
 
     /// <summary>IOMMU_OPTION_HUGE_PAGES on an IOAS: get (1 when large pages are used) or set 0/1 (EINVAL otherwise).</summary>

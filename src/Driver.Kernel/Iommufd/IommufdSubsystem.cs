@@ -26,6 +26,9 @@ public sealed class IommufdSubsystem
 
     public IommuCore Core { get; }
 
+    /// <summary>The IOMMU driver's GET_HW_INFO report, when it has one.</summary>
+    public IIommufdHwInfo? HwInfo { get; init; }
+
     public IPhysicalMemory Memory { get; }
 
     public ILoggerFactory LoggerFactory { get; }

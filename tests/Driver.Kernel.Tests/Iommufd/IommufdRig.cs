@@ -28,9 +28,11 @@ internal sealed class IommufdRig
         TableFrames = new FrameAllocator(Memory, TableBase, 64UL << 20, logs);
         Driver = new MockIommuDriver(Memory, new FaultInjectingFrameAllocator(TableFrames, FailNth), options);
         Core = new IommuCore(Driver, new MockClock(), new IommuCoreConfig { Strict = true, Passthrough = true }, logs);
-        Subsystem = new IommufdSubsystem(Core, Memory, logs) { FailNth = FailNth };
+        Subsystem = new IommufdSubsystem(Core, Memory, logs) { FailNth = FailNth, HwInfo = Driver };
         Ctx = Subsystem.Open();
         Fds = new FdTable();
+        File = new IommufdFile(Ctx, Mm, Fds);
+        Utils = new IommufdUtils(File);
     }
 
     public PhysicalMemory Memory { get; }
@@ -54,6 +56,12 @@ internal sealed class IommufdRig
     public IommufdContext Ctx { get; }
 
     public FdTable Fds { get; }
+
+    /// <summary>The context as user space holds it: the ioctl entry point.</summary>
+    public IommufdFile File { get; }
+
+    /// <summary>The typed wrappers over <see cref="File"/> (iommufd_utils.h).</summary>
+    public IommufdUtils Utils { get; }
 
     private ushort _nextDevice = 0x10;
 
@@ -79,10 +87,45 @@ internal sealed class IommufdRig
     /// <summary>An anonymous, populated, writable buffer of <paramref name="length"/> bytes.</summary>
     public ulong Buffer(ulong length)
     {
-        Mm.Mmap(length, out ulong uva).ShouldBe(Errno.Ok);
-        Mm.Populate(uva, length).ShouldBe(Errno.Ok);
+        ulong rounded = (length + Page.Size - 1) & ~(Page.Size - 1);
+        Mm.Mmap(rounded, out ulong uva).ShouldBe(Errno.Ok);
+        Mm.Populate(uva, rounded).ShouldBe(Errno.Ok);
         return uva;
     }
+
+    public MemFdHandle NewMemFd(ulong size)
+    {
+        MemFd.Create(Pages, Memory, size, out var handle).ShouldBe(Errno.Ok);
+        return handle!;
+    }
+
+    /// <summary>Writes IOVA ranges as an array of struct iommu_iova_range at a new user buffer.</summary>
+    public ulong Ranges(params (ulong Start, ulong Last)[] ranges)
+    {
+        ulong uva = Buffer(Math.Max(1, (ulong)ranges.Length * 16));
+        var bytes = new byte[ranges.Length * 16];
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 16), ranges[i].Start);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((i * 16) + 8), ranges[i].Last);
+        }
+        Mm.CopyToUser(uva, bytes).ShouldBe(Errno.Ok);
+        return uva;
+    }
+
+    /// <summary>Reads back an array of struct iommu_iova_range.</summary>
+    public (ulong Start, ulong Last)[] ReadRanges(ulong uva, int count)
+    {
+        var bytes = new byte[count * 16];
+        Mm.CopyFromUser(uva, bytes).ShouldBe(Errno.Ok);
+        return [.. Enumerable.Range(0, count).Select(i => (
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(i * 16)),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan((i * 16) + 8))))];
+    }
+
+    /// <summary>Objects, pins and table frames now, to compare after a failed call.</summary>
+    public (int Objects, long Pins, long TableFrames, long UserFrames) Snapshot() =>
+        (Ctx.Objects.Count, Pages.TotalPins, TableFrames.FramesInUse, UserFrames.FramesInUse);
 
     /// <summary>Nothing iommufd pinned is left pinned, and every table frame went back.</summary>
     public void CheckNoLeak()

@@ -9,7 +9,7 @@ namespace Driver.Kernel.Iommufd.Mock;
 /// adds them, paging domains on iommupt AMDv1 in plain memory (<see cref="MockDomain"/>), and
 /// attach bookkeeping, so iommufd runs end to end without the simulated machine.
 /// </summary>
-public sealed class MockIommuDriver : IIommuDriver
+public sealed class MockIommuDriver : IIommuDriver, IIommufdHwInfo
 {
     private readonly IPhysicalMemory _memory;
     private readonly IFrameAllocator _frames;
@@ -36,6 +36,17 @@ public sealed class MockIommuDriver : IIommuDriver
 
     /// <summary>The domain a device is attached to; null when blocked or passed through.</summary>
     public MockDomain? DomainOf(ushort deviceId) => _attached.GetValueOrDefault(deviceId);
+
+    /// <summary>IOMMU_HW_INFO_TYPE_SELFTEST.</summary>
+    public uint HwInfoType => 0xFEEDBEEF;
+
+    /// <summary>struct iommu_test_hw_info: flags 0, test_reg IOMMU_HW_INFO_SELFTEST_REGVAL.</summary>
+    public byte[] HwInfo(ushort deviceId)
+    {
+        var info = new byte[Driver.Hw.Iommufd.IommuTestHwInfo.Bytes];
+        default(Driver.Hw.Iommufd.IommuTestHwInfo).WithTestReg(IommufdFile.SelftestRegval).CopyTo(info);
+        return info;
+    }
 
     public Errno ProbeDevice(ushort deviceId, out IommuDeviceCaps caps)
     {
