@@ -1,5 +1,5 @@
 using Driver.Kernel.IommuPt;
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Iommufd;
 
@@ -7,10 +7,10 @@ public sealed partial class IommufdFile
 {
     private Errno HwptAlloc(Ucmd ucmd)
     {
-        var cmd = Hw.IommuHwptAlloc.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuHwptAlloc.FromBytes(ucmd.Cmd);
         if (!cmd.IsValid)
             return Errno.EOPNOTSUPP;
-        if ((cmd.DataType == Hw.HwptDataType.None && cmd.DataLen != 0) || (cmd.DataType != Hw.HwptDataType.None && cmd.DataLen == 0))
+        if ((cmd.DataType == Uapi.HwptDataType.None && cmd.DataLen != 0) || (cmd.DataType != Uapi.HwptDataType.None && cmd.DataLen == 0))
             return Errno.EINVAL;
         var err = Ctx.GetDevice(cmd.DevId, out _);
         if (err != Errno.Ok)
@@ -19,7 +19,7 @@ public sealed partial class IommufdFile
         if (err != Errno.Ok)
             return err;
         // Driver data only makes sense for a nested HWPT, which is not offered.
-        if (pt is IommufdIoas && cmd.DataType != Hw.HwptDataType.None)
+        if (pt is IommufdIoas && cmd.DataType != Uapi.HwptDataType.None)
             return Errno.EINVAL;
         var flags = (HwptAllocFlags)cmd.Flags;
         err = Ctx.HwptAlloc(cmd.DevId, cmd.PtId, flags & ~HwptAllocFlags.FaultIdValid, out uint hwptId);
@@ -40,10 +40,10 @@ public sealed partial class IommufdFile
 
     private Errno GetHwInfo(Ucmd ucmd)
     {
-        var cmd = Hw.IommuHwInfo.FromBytes(ucmd.Cmd);
-        if ((cmd.Flags & ~(uint)Hw.HwInfoFlags.InputType) != 0 || !cmd.IsValid)
+        var cmd = Uapi.IommuHwInfo.FromBytes(ucmd.Cmd);
+        if ((cmd.Flags & ~(uint)Uapi.HwInfoFlags.InputType) != 0 || !cmd.IsValid)
             return Errno.EOPNOTSUPP;
-        uint wanted = (cmd.Flags & (uint)Hw.HwInfoFlags.InputType) != 0 ? (uint)cmd.OutDataType : 0;
+        uint wanted = (cmd.Flags & (uint)Uapi.HwInfoFlags.InputType) != 0 ? (uint)cmd.OutDataType : 0;
         var err = Ctx.GetDevice(cmd.DevId, out var device);
         if (err != Errno.Ok)
             return err;
@@ -61,8 +61,8 @@ public sealed partial class IommufdFile
             return Errno.EFAULT;
         if (cmd.DataLen > (uint)copy && Mm.CopyToUser(cmd.DataUptr + (ulong)copy, new byte[cmd.DataLen - (uint)copy]) != Errno.Ok)
             return Errno.EFAULT;
-        ulong caps = device.DirtyCapable ? (ulong)Hw.HwCapabilities.DirtyTracking : 0;
-        var answer = cmd.WithDataLen((uint)data.Length).WithOutDataType((Hw.HwInfoType)type).WithOutCapabilities(caps).WithOutMaxPasidLog2(0);
+        ulong caps = device.DirtyCapable ? (ulong)Uapi.HwCapabilities.DirtyTracking : 0;
+        var answer = cmd.WithDataLen((uint)data.Length).WithOutDataType((Uapi.HwInfoType)type).WithOutCapabilities(caps).WithOutMaxPasidLog2(0);
         Respond(ucmd, answer.CopyTo);
         return Errno.Ok;
     }
@@ -71,18 +71,18 @@ public sealed partial class IommufdFile
 
     private Errno HwptSetDirtyTracking(Ucmd ucmd)
     {
-        var cmd = Hw.IommuHwptSetDirtyTracking.FromBytes(ucmd.Cmd);
-        if ((cmd.Flags & ~(uint)Hw.HwptSetDirtyTrackingFlags.Enable) != 0 || !cmd.IsValid)
+        var cmd = Uapi.IommuHwptSetDirtyTracking.FromBytes(ucmd.Cmd);
+        if ((cmd.Flags & ~(uint)Uapi.HwptSetDirtyTrackingFlags.Enable) != 0 || !cmd.IsValid)
             return Errno.EOPNOTSUPP;
-        return Ctx.HwptSetDirtyTracking(cmd.HwptId, (cmd.Flags & (uint)Hw.HwptSetDirtyTrackingFlags.Enable) != 0);
+        return Ctx.HwptSetDirtyTracking(cmd.HwptId, (cmd.Flags & (uint)Uapi.HwptSetDirtyTrackingFlags.Enable) != 0);
     }
 
     private Errno HwptGetDirtyBitmap(Ucmd ucmd)
     {
-        var cmd = Hw.IommuHwptGetDirtyBitmap.FromBytes(ucmd.Cmd);
-        if ((cmd.Flags & ~(uint)Hw.HwptGetDirtyBitmapFlags.NoClear) != 0 || !cmd.IsValid)
+        var cmd = Uapi.IommuHwptGetDirtyBitmap.FromBytes(ucmd.Cmd);
+        if ((cmd.Flags & ~(uint)Uapi.HwptGetDirtyBitmapFlags.NoClear) != 0 || !cmd.IsValid)
             return Errno.EOPNOTSUPP;
-        var flags = (cmd.Flags & (uint)Hw.HwptGetDirtyBitmapFlags.NoClear) != 0 ? DirtyFlags.NoClear : DirtyFlags.None;
+        var flags = (cmd.Flags & (uint)Uapi.HwptGetDirtyBitmapFlags.NoClear) != 0 ? DirtyFlags.NoClear : DirtyFlags.None;
         // A first pass that clears nothing checks the range; the user's bitmap must be there
         // before any dirty bit is cleared, or the bits would be lost.
         var err = Ctx.HwptGetDirtyBitmap(cmd.HwptId, cmd.Iova, cmd.Length, cmd.PageSize, DirtyFlags.NoClear, out var bitmap);
@@ -98,7 +98,7 @@ public sealed partial class IommufdFile
                 return err;
         }
         // The bits are ORed into the user's bitmap, as iova_bitmap sets bits in the pinned user pages.
-        for (ulong page = 0; page < bitmap.Pages; page++)
+        for (ulong page = 0; page < bitmap!.Pages; page++)
         {
             if (bitmap.IsSet(cmd.Iova + (page << bitmap.PageLg2)))
                 bytes[page / 8] |= (byte)(1 << (int)(page % 8));

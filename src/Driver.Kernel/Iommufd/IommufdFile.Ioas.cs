@@ -1,5 +1,5 @@
 using Driver.Kernel.Mm;
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Iommufd;
 
@@ -9,13 +9,13 @@ public sealed partial class IommufdFile
 
     private Errno Destroy(Ucmd ucmd)
     {
-        var cmd = Hw.IommuDestroy.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuDestroy.FromBytes(ucmd.Cmd);
         return Ctx.Destroy(cmd.Id);
     }
 
     private Errno IoasAlloc(Ucmd ucmd)
     {
-        var cmd = Hw.IommuIoasAlloc.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuIoasAlloc.FromBytes(ucmd.Cmd);
         if (cmd.Flags != 0)
             return Errno.EOPNOTSUPP;
         var err = Ctx.IoasAlloc(out uint id);
@@ -27,17 +27,17 @@ public sealed partial class IommufdFile
 
     private Errno IoasIovaRanges(Ucmd ucmd)
     {
-        var cmd = Hw.IommuIoasIovaRanges.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuIoasIovaRanges.FromBytes(ucmd.Cmd);
         if (!cmd.IsValid)
             return Errno.EOPNOTSUPP;
         var err = Ctx.IoasIovaRanges(cmd.IoasId, out var ranges, out ulong alignment);
         if (err != Errno.Ok)
             return err;
         uint max = cmd.NumIovas;
-        Span<byte> elm = stackalloc byte[Hw.IommuIovaRange.Bytes];
+        Span<byte> elm = stackalloc byte[Uapi.IommuIovaRange.Bytes];
         for (int i = 0; i < ranges.Count && (uint)i < max; i++)
         {
-            default(Hw.IommuIovaRange).WithStart(ranges[i].Start).WithLast(ranges[i].Last).CopyTo(elm);
+            default(Uapi.IommuIovaRange).WithStart(ranges[i].Start).WithLast(ranges[i].Last).CopyTo(elm);
             if (Mm.CopyToUser(cmd.AllowedIovas + ((ulong)i * (ulong)elm.Length), elm) != Errno.Ok)
                 return Errno.EFAULT;
         }
@@ -48,16 +48,16 @@ public sealed partial class IommufdFile
 
     private Errno IoasAllowIovas(Ucmd ucmd)
     {
-        var cmd = Hw.IommuIoasAllowIovas.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuIoasAllowIovas.FromBytes(ucmd.Cmd);
         if (!cmd.IsValid)
             return Errno.EOPNOTSUPP;
-        var elm = new byte[Hw.IommuIovaRange.Bytes];
+        var elm = new byte[Uapi.IommuIovaRange.Bytes];
         return Ctx.IoasAllowIovas(cmd.IoasId, cmd.NumIovas, (uint i, out ulong start, out ulong last) =>
         {
             start = last = 0;
             if (Mm.CopyFromUser(cmd.AllowedIovas + ((ulong)i * (ulong)elm.Length), elm) != Errno.Ok)
                 return Errno.EFAULT;
-            var range = Hw.IommuIovaRange.FromBytes(elm);
+            var range = Uapi.IommuIovaRange.FromBytes(elm);
             start = range.Start;
             last = range.Last;
             return Errno.Ok;
@@ -81,7 +81,7 @@ public sealed partial class IommufdFile
 
     private Errno IoasMap(Ucmd ucmd)
     {
-        var cmd = Hw.IommuIoasMap.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuIoasMap.FromBytes(ucmd.Cmd);
         var err = CheckMap(cmd.Flags, !cmd.IsValid, [cmd.Iova, cmd.Length]);
         if (err != Errno.Ok)
             return err;
@@ -98,7 +98,7 @@ public sealed partial class IommufdFile
 
     private Errno IoasMapFile(Ucmd ucmd)
     {
-        var cmd = Hw.IommuIoasMapFile.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuIoasMapFile.FromBytes(ucmd.Cmd);
         var err = CheckMap(cmd.Flags, false, [cmd.Iova, cmd.Length]);
         if (err != Errno.Ok)
             return err;
@@ -120,7 +120,7 @@ public sealed partial class IommufdFile
 
     private Errno IoasCopy(Ucmd ucmd)
     {
-        var cmd = Hw.IommuIoasCopy.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuIoasCopy.FromBytes(ucmd.Cmd);
         var err = CheckMap(cmd.Flags, false, [cmd.Length, cmd.SrcIova, cmd.DstIova]);
         if (err != Errno.Ok)
             return err;
@@ -134,7 +134,7 @@ public sealed partial class IommufdFile
 
     private Errno IoasUnmap(Ucmd ucmd)
     {
-        var cmd = Hw.IommuIoasUnmap.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuIoasUnmap.FromBytes(ucmd.Cmd);
         var err = Ctx.IoasUnmap(cmd.IoasId, cmd.Iova, cmd.Length, out ulong unmapped);
         if (err != Errno.Ok)
             return err;
@@ -144,34 +144,34 @@ public sealed partial class IommufdFile
 
     private Errno Option(Ucmd ucmd)
     {
-        var cmd = Hw.IommuOption.FromBytes(ucmd.Cmd);
+        var cmd = Uapi.IommuOption.FromBytes(ucmd.Cmd);
         if (!cmd.IsValid)
             return Errno.EOPNOTSUPP;
         ulong value = cmd.Val64;
         Errno err;
         switch (cmd.OptionId)
         {
-            case Hw.IommufdOption.RlimitMode:
+            case Uapi.IommufdOption.RlimitMode:
                 if (cmd.ObjectId != 0)
                     return Errno.EOPNOTSUPP;
-                if (cmd.Op == Hw.IommufdOptionOp.Get)
+                if (cmd.Op == Uapi.IommufdOptionOp.Get)
                 {
                     value = Ctx.RlimitMode;
                     err = Errno.Ok;
                 }
-                else if (cmd.Op == Hw.IommufdOptionOp.Set)
+                else if (cmd.Op == Uapi.IommufdOptionOp.Set)
                     err = Ctx.SetRlimitMode(value);
                 else
                     err = Errno.EOPNOTSUPP;
                 break;
-            case Hw.IommufdOption.HugePages:
+            case Uapi.IommufdOption.HugePages:
                 err = Ctx.GetIoas(cmd.ObjectId, out _);
                 if (err != Errno.Ok)
                     return err;
                 err = cmd.Op switch
                 {
-                    Hw.IommufdOptionOp.Get => Ctx.IoasOptionHugePages(cmd.ObjectId, set: false, ref value),
-                    Hw.IommufdOptionOp.Set => Ctx.IoasOptionHugePages(cmd.ObjectId, set: true, ref value),
+                    Uapi.IommufdOptionOp.Get => Ctx.IoasOptionHugePages(cmd.ObjectId, set: false, ref value),
+                    Uapi.IommufdOptionOp.Set => Ctx.IoasOptionHugePages(cmd.ObjectId, set: true, ref value),
                     _ => Errno.EOPNOTSUPP,
                 };
                 break;

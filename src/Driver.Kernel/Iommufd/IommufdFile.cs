@@ -1,5 +1,5 @@
 using Driver.Kernel.Mm;
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Iommufd;
 
@@ -30,19 +30,19 @@ public sealed partial class IommufdFile : IFile
         Fds = fds;
         _ops = new()
         {
-            [(uint)Hw.IommufdCmd.Destroy] = (MinSizes.Destroy, Hw.IommuDestroy.Bytes, Destroy),
-            [(uint)Hw.IommufdCmd.IoasAlloc] = (MinSizes.IoasAlloc, Hw.IommuIoasAlloc.Bytes, IoasAlloc),
-            [(uint)Hw.IommufdCmd.IoasAllowIovas] = (MinSizes.IoasAllowIovas, Hw.IommuIoasAllowIovas.Bytes, IoasAllowIovas),
-            [(uint)Hw.IommufdCmd.IoasCopy] = (MinSizes.IoasCopy, Hw.IommuIoasCopy.Bytes, IoasCopy),
-            [(uint)Hw.IommufdCmd.IoasIovaRanges] = (MinSizes.IoasIovaRanges, Hw.IommuIoasIovaRanges.Bytes, IoasIovaRanges),
-            [(uint)Hw.IommufdCmd.IoasMap] = (MinSizes.IoasMap, Hw.IommuIoasMap.Bytes, IoasMap),
-            [(uint)Hw.IommufdCmd.IoasUnmap] = (MinSizes.IoasUnmap, Hw.IommuIoasUnmap.Bytes, IoasUnmap),
-            [(uint)Hw.IommufdCmd.Option] = (MinSizes.Option, Hw.IommuOption.Bytes, Option),
-            [(uint)Hw.IommufdCmd.HwptAlloc] = (MinSizes.HwptAlloc, Hw.IommuHwptAlloc.Bytes, HwptAlloc),
-            [(uint)Hw.IommufdCmd.GetHwInfo] = (MinSizes.GetHwInfo, Hw.IommuHwInfo.Bytes, GetHwInfo),
-            [(uint)Hw.IommufdCmd.HwptSetDirtyTracking] = (MinSizes.HwptSetDirtyTracking, Hw.IommuHwptSetDirtyTracking.Bytes, HwptSetDirtyTracking),
-            [(uint)Hw.IommufdCmd.HwptGetDirtyBitmap] = (MinSizes.HwptGetDirtyBitmap, Hw.IommuHwptGetDirtyBitmap.Bytes, HwptGetDirtyBitmap),
-            [(uint)Hw.IommufdCmd.IoasMapFile] = (MinSizes.IoasMapFile, Hw.IommuIoasMapFile.Bytes, IoasMapFile),
+            [(uint)Uapi.IommufdCmd.Destroy] = (MinSizes.Destroy, Uapi.IommuDestroy.Bytes, Destroy),
+            [(uint)Uapi.IommufdCmd.IoasAlloc] = (MinSizes.IoasAlloc, Uapi.IommuIoasAlloc.Bytes, IoasAlloc),
+            [(uint)Uapi.IommufdCmd.IoasAllowIovas] = (MinSizes.IoasAllowIovas, Uapi.IommuIoasAllowIovas.Bytes, IoasAllowIovas),
+            [(uint)Uapi.IommufdCmd.IoasCopy] = (MinSizes.IoasCopy, Uapi.IommuIoasCopy.Bytes, IoasCopy),
+            [(uint)Uapi.IommufdCmd.IoasIovaRanges] = (MinSizes.IoasIovaRanges, Uapi.IommuIoasIovaRanges.Bytes, IoasIovaRanges),
+            [(uint)Uapi.IommufdCmd.IoasMap] = (MinSizes.IoasMap, Uapi.IommuIoasMap.Bytes, IoasMap),
+            [(uint)Uapi.IommufdCmd.IoasUnmap] = (MinSizes.IoasUnmap, Uapi.IommuIoasUnmap.Bytes, IoasUnmap),
+            [(uint)Uapi.IommufdCmd.Option] = (MinSizes.Option, Uapi.IommuOption.Bytes, Option),
+            [(uint)Uapi.IommufdCmd.HwptAlloc] = (MinSizes.HwptAlloc, Uapi.IommuHwptAlloc.Bytes, HwptAlloc),
+            [(uint)Uapi.IommufdCmd.GetHwInfo] = (MinSizes.GetHwInfo, Uapi.IommuHwInfo.Bytes, GetHwInfo),
+            [(uint)Uapi.IommufdCmd.HwptSetDirtyTracking] = (MinSizes.HwptSetDirtyTracking, Uapi.IommuHwptSetDirtyTracking.Bytes, HwptSetDirtyTracking),
+            [(uint)Uapi.IommufdCmd.HwptGetDirtyBitmap] = (MinSizes.HwptGetDirtyBitmap, Uapi.IommuHwptGetDirtyBitmap.Bytes, HwptGetDirtyBitmap),
+            [(uint)Uapi.IommufdCmd.IoasMapFile] = (MinSizes.IoasMapFile, Uapi.IommuIoasMapFile.Bytes, IoasMapFile),
         };
     }
 
@@ -53,7 +53,7 @@ public sealed partial class IommufdFile : IFile
     public FdTable Fds { get; }
 
     /// <summary>The ioctl number of a command (_IO(IOMMUFD_TYPE, nr)).</summary>
-    public static uint Command(Hw.IommufdCmd nr) => (IoctlType << 8) | (uint)nr;
+    public static uint Command(Uapi.IommufdCmd nr) => (IoctlType << 8) | (uint)nr;
 
     /// <summary>
     /// ioctl(fd, command, arg): ENOTTY for a command that is not iommufd's or not built; EFAULT

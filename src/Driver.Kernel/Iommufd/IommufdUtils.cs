@@ -1,4 +1,4 @@
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Iommufd;
 
@@ -13,7 +13,7 @@ public sealed class IommufdUtils(IommufdFile file)
 
     private delegate void Writer(Span<byte> destination);
 
-    private Errno Call(Hw.IommufdCmd cmd, int size, Writer write, out byte[] answer)
+    private Errno Call(Uapi.IommufdCmd cmd, int size, Writer write, out byte[] answer)
     {
         answer = new byte[size];
         write(answer);
@@ -21,21 +21,21 @@ public sealed class IommufdUtils(IommufdFile file)
     }
 
     public Errno Destroy(uint id) =>
-        Call(Hw.IommufdCmd.Destroy, Hw.IommuDestroy.Bytes, default(Hw.IommuDestroy).WithSize(Hw.IommuDestroy.Bytes).WithId(id).CopyTo, out _);
+        Call(Uapi.IommufdCmd.Destroy, Uapi.IommuDestroy.Bytes, default(Uapi.IommuDestroy).WithSize(Uapi.IommuDestroy.Bytes).WithId(id).CopyTo, out _);
 
     public Errno IoasAlloc(out uint id)
     {
-        var err = Call(Hw.IommufdCmd.IoasAlloc, Hw.IommuIoasAlloc.Bytes, default(Hw.IommuIoasAlloc).WithSize(Hw.IommuIoasAlloc.Bytes).CopyTo, out var answer);
-        id = Hw.IommuIoasAlloc.FromBytes(answer).OutIoasId;
+        var err = Call(Uapi.IommufdCmd.IoasAlloc, Uapi.IommuIoasAlloc.Bytes, default(Uapi.IommuIoasAlloc).WithSize(Uapi.IommuIoasAlloc.Bytes).CopyTo, out var answer);
+        id = Uapi.IommuIoasAlloc.FromBytes(answer).OutIoasId;
         return err;
     }
 
     public Errno IoasMap(uint ioasId, ulong uva, ulong length, ref ulong iova, IoasMapFlags flags = IoasMapFlags.Readable | IoasMapFlags.Writeable | IoasMapFlags.FixedIova)
     {
-        var cmd = default(Hw.IommuIoasMap).WithSize(Hw.IommuIoasMap.Bytes).WithFlags((uint)flags).WithIoasId(ioasId)
+        var cmd = default(Uapi.IommuIoasMap).WithSize(Uapi.IommuIoasMap.Bytes).WithFlags((uint)flags).WithIoasId(ioasId)
             .WithUserVa(uva).WithLength(length).WithIova(iova);
-        var err = Call(Hw.IommufdCmd.IoasMap, Hw.IommuIoasMap.Bytes, cmd.CopyTo, out var answer);
-        iova = Hw.IommuIoasMap.FromBytes(answer).Iova;
+        var err = Call(Uapi.IommufdCmd.IoasMap, Uapi.IommuIoasMap.Bytes, cmd.CopyTo, out var answer);
+        iova = Uapi.IommuIoasMap.FromBytes(answer).Iova;
         return err;
     }
 
@@ -48,18 +48,18 @@ public sealed class IommufdUtils(IommufdFile file)
 
     public Errno IoasMapFile(uint ioasId, int fd, ulong start, ulong length, ref ulong iova, IoasMapFlags flags = IoasMapFlags.Readable | IoasMapFlags.Writeable | IoasMapFlags.FixedIova)
     {
-        var cmd = default(Hw.IommuIoasMapFile).WithSize(Hw.IommuIoasMapFile.Bytes).WithFlags((uint)flags).WithIoasId(ioasId)
+        var cmd = default(Uapi.IommuIoasMapFile).WithSize(Uapi.IommuIoasMapFile.Bytes).WithFlags((uint)flags).WithIoasId(ioasId)
             .WithFd((uint)fd).WithStart(start).WithLength(length).WithIova(iova);
-        var err = Call(Hw.IommufdCmd.IoasMapFile, Hw.IommuIoasMapFile.Bytes, cmd.CopyTo, out var answer);
-        iova = Hw.IommuIoasMapFile.FromBytes(answer).Iova;
+        var err = Call(Uapi.IommufdCmd.IoasMapFile, Uapi.IommuIoasMapFile.Bytes, cmd.CopyTo, out var answer);
+        iova = Uapi.IommuIoasMapFile.FromBytes(answer).Iova;
         return err;
     }
 
     public Errno IoasUnmap(uint ioasId, ulong iova, ulong length, out ulong unmapped)
     {
-        var cmd = default(Hw.IommuIoasUnmap).WithSize(Hw.IommuIoasUnmap.Bytes).WithIoasId(ioasId).WithIova(iova).WithLength(length);
-        var err = Call(Hw.IommufdCmd.IoasUnmap, Hw.IommuIoasUnmap.Bytes, cmd.CopyTo, out var answer);
-        unmapped = err == Errno.Ok ? Hw.IommuIoasUnmap.FromBytes(answer).Length : 0;
+        var cmd = default(Uapi.IommuIoasUnmap).WithSize(Uapi.IommuIoasUnmap.Bytes).WithIoasId(ioasId).WithIova(iova).WithLength(length);
+        var err = Call(Uapi.IommufdCmd.IoasUnmap, Uapi.IommuIoasUnmap.Bytes, cmd.CopyTo, out var answer);
+        unmapped = err == Errno.Ok ? Uapi.IommuIoasUnmap.FromBytes(answer).Length : 0;
         return err;
     }
 
@@ -68,20 +68,20 @@ public sealed class IommufdUtils(IommufdFile file)
     public Errno IoasCopy(uint dstIoasId, uint srcIoasId, ulong srcIova, ulong length, ref ulong dstIova,
         IoasMapFlags flags = IoasMapFlags.Readable | IoasMapFlags.Writeable | IoasMapFlags.FixedIova)
     {
-        var cmd = default(Hw.IommuIoasCopy).WithSize(Hw.IommuIoasCopy.Bytes).WithFlags((uint)flags).WithDstIoasId(dstIoasId)
+        var cmd = default(Uapi.IommuIoasCopy).WithSize(Uapi.IommuIoasCopy.Bytes).WithFlags((uint)flags).WithDstIoasId(dstIoasId)
             .WithSrcIoasId(srcIoasId).WithLength(length).WithDstIova(dstIova).WithSrcIova(srcIova);
-        var err = Call(Hw.IommufdCmd.IoasCopy, Hw.IommuIoasCopy.Bytes, cmd.CopyTo, out var answer);
-        dstIova = Hw.IommuIoasCopy.FromBytes(answer).DstIova;
+        var err = Call(Uapi.IommufdCmd.IoasCopy, Uapi.IommuIoasCopy.Bytes, cmd.CopyTo, out var answer);
+        dstIova = Uapi.IommuIoasCopy.FromBytes(answer).DstIova;
         return err;
     }
 
     /// <summary>IOAS_IOVA_RANGES into an array of <paramref name="numIovas"/> ranges at user VA <paramref name="ranges"/>; the count needed comes back.</summary>
     public Errno IoasIovaRanges(uint ioasId, ulong ranges, ref uint numIovas, out ulong alignment)
     {
-        var cmd = default(Hw.IommuIoasIovaRanges).WithSize(Hw.IommuIoasIovaRanges.Bytes).WithIoasId(ioasId)
+        var cmd = default(Uapi.IommuIoasIovaRanges).WithSize(Uapi.IommuIoasIovaRanges.Bytes).WithIoasId(ioasId)
             .WithNumIovas(numIovas).WithAllowedIovas(ranges);
-        var err = Call(Hw.IommufdCmd.IoasIovaRanges, Hw.IommuIoasIovaRanges.Bytes, cmd.CopyTo, out var answer);
-        var back = Hw.IommuIoasIovaRanges.FromBytes(answer);
+        var err = Call(Uapi.IommufdCmd.IoasIovaRanges, Uapi.IommuIoasIovaRanges.Bytes, cmd.CopyTo, out var answer);
+        var back = Uapi.IommuIoasIovaRanges.FromBytes(answer);
         numIovas = back.NumIovas;
         alignment = back.OutIovaAlignment;
         return err;
@@ -89,33 +89,33 @@ public sealed class IommufdUtils(IommufdFile file)
 
     public Errno IoasAllowIovas(uint ioasId, ulong ranges, uint numIovas)
     {
-        var cmd = default(Hw.IommuIoasAllowIovas).WithSize(Hw.IommuIoasAllowIovas.Bytes).WithIoasId(ioasId)
+        var cmd = default(Uapi.IommuIoasAllowIovas).WithSize(Uapi.IommuIoasAllowIovas.Bytes).WithIoasId(ioasId)
             .WithNumIovas(numIovas).WithAllowedIovas(ranges);
-        return Call(Hw.IommufdCmd.IoasAllowIovas, Hw.IommuIoasAllowIovas.Bytes, cmd.CopyTo, out _);
+        return Call(Uapi.IommufdCmd.IoasAllowIovas, Uapi.IommuIoasAllowIovas.Bytes, cmd.CopyTo, out _);
     }
 
-    public Errno Option(Hw.IommufdOption option, Hw.IommufdOptionOp op, uint objectId, ref ulong value)
+    public Errno Option(Uapi.IommufdOption option, Uapi.IommufdOptionOp op, uint objectId, ref ulong value)
     {
-        var cmd = default(Hw.IommuOption).WithSize(Hw.IommuOption.Bytes).WithOptionId(option).WithOp(op)
+        var cmd = default(Uapi.IommuOption).WithSize(Uapi.IommuOption.Bytes).WithOptionId(option).WithOp(op)
             .WithObjectId(objectId).WithVal64(value);
-        var err = Call(Hw.IommufdCmd.Option, Hw.IommuOption.Bytes, cmd.CopyTo, out var answer);
-        value = Hw.IommuOption.FromBytes(answer).Val64;
+        var err = Call(Uapi.IommufdCmd.Option, Uapi.IommuOption.Bytes, cmd.CopyTo, out var answer);
+        value = Uapi.IommuOption.FromBytes(answer).Val64;
         return err;
     }
 
     public Errno HwptAlloc(uint devId, uint ptId, HwptAllocFlags flags, out uint hwptId)
     {
-        var cmd = default(Hw.IommuHwptAlloc).WithSize(Hw.IommuHwptAlloc.Bytes).WithFlags((uint)flags).WithDevId(devId).WithPtId(ptId);
-        var err = Call(Hw.IommufdCmd.HwptAlloc, Hw.IommuHwptAlloc.Bytes, cmd.CopyTo, out var answer);
-        hwptId = Hw.IommuHwptAlloc.FromBytes(answer).OutHwptId;
+        var cmd = default(Uapi.IommuHwptAlloc).WithSize(Uapi.IommuHwptAlloc.Bytes).WithFlags((uint)flags).WithDevId(devId).WithPtId(ptId);
+        var err = Call(Uapi.IommufdCmd.HwptAlloc, Uapi.IommuHwptAlloc.Bytes, cmd.CopyTo, out var answer);
+        hwptId = Uapi.IommuHwptAlloc.FromBytes(answer).OutHwptId;
         return err;
     }
 
-    public Errno GetHwInfo(uint devId, ulong data, ref uint dataLen, out Hw.HwInfoType type, out ulong capabilities)
+    public Errno GetHwInfo(uint devId, ulong data, ref uint dataLen, out Uapi.HwInfoType type, out ulong capabilities)
     {
-        var cmd = default(Hw.IommuHwInfo).WithSize(Hw.IommuHwInfo.Bytes).WithDevId(devId).WithDataLen(dataLen).WithDataUptr(data);
-        var err = Call(Hw.IommufdCmd.GetHwInfo, Hw.IommuHwInfo.Bytes, cmd.CopyTo, out var answer);
-        var back = Hw.IommuHwInfo.FromBytes(answer);
+        var cmd = default(Uapi.IommuHwInfo).WithSize(Uapi.IommuHwInfo.Bytes).WithDevId(devId).WithDataLen(dataLen).WithDataUptr(data);
+        var err = Call(Uapi.IommufdCmd.GetHwInfo, Uapi.IommuHwInfo.Bytes, cmd.CopyTo, out var answer);
+        var back = Uapi.IommuHwInfo.FromBytes(answer);
         dataLen = back.DataLen;
         type = back.OutDataType;
         capabilities = back.OutCapabilities;
@@ -124,16 +124,16 @@ public sealed class IommufdUtils(IommufdFile file)
 
     public Errno HwptSetDirtyTracking(uint hwptId, bool enable)
     {
-        var cmd = default(Hw.IommuHwptSetDirtyTracking).WithSize(Hw.IommuHwptSetDirtyTracking.Bytes)
-            .WithFlags(enable ? (uint)Hw.HwptSetDirtyTrackingFlags.Enable : 0).WithHwptId(hwptId);
-        return Call(Hw.IommufdCmd.HwptSetDirtyTracking, Hw.IommuHwptSetDirtyTracking.Bytes, cmd.CopyTo, out _);
+        var cmd = default(Uapi.IommuHwptSetDirtyTracking).WithSize(Uapi.IommuHwptSetDirtyTracking.Bytes)
+            .WithFlags(enable ? (uint)Uapi.HwptSetDirtyTrackingFlags.Enable : 0).WithHwptId(hwptId);
+        return Call(Uapi.IommufdCmd.HwptSetDirtyTracking, Uapi.IommuHwptSetDirtyTracking.Bytes, cmd.CopyTo, out _);
     }
 
     public Errno HwptGetDirtyBitmap(uint hwptId, ulong iova, ulong length, ulong pageSize, ulong data, bool noClear = false)
     {
-        var cmd = default(Hw.IommuHwptGetDirtyBitmap).WithSize(Hw.IommuHwptGetDirtyBitmap.Bytes).WithHwptId(hwptId)
-            .WithFlags(noClear ? (uint)Hw.HwptGetDirtyBitmapFlags.NoClear : 0).WithIova(iova).WithLength(length)
+        var cmd = default(Uapi.IommuHwptGetDirtyBitmap).WithSize(Uapi.IommuHwptGetDirtyBitmap.Bytes).WithHwptId(hwptId)
+            .WithFlags(noClear ? (uint)Uapi.HwptGetDirtyBitmapFlags.NoClear : 0).WithIova(iova).WithLength(length)
             .WithPageSize(pageSize).WithData(data);
-        return Call(Hw.IommufdCmd.HwptGetDirtyBitmap, Hw.IommuHwptGetDirtyBitmap.Bytes, cmd.CopyTo, out _);
+        return Call(Uapi.IommufdCmd.HwptGetDirtyBitmap, Uapi.IommuHwptGetDirtyBitmap.Bytes, cmd.CopyTo, out _);
     }
 }

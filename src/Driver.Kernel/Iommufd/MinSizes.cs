@@ -1,4 +1,4 @@
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Iommufd;
 
@@ -9,24 +9,24 @@ namespace Driver.Kernel.Iommufd;
 /// </summary>
 internal static class MinSizes
 {
-    public static readonly int Destroy = End(default(Hw.IommuDestroy).WithId(uint.MaxValue).CopyTo);
-    public static readonly int IoasAlloc = End(default(Hw.IommuIoasAlloc).WithOutIoasId(uint.MaxValue).CopyTo);
-    public static readonly int IoasAllowIovas = End(default(Hw.IommuIoasAllowIovas).WithAllowedIovas(ulong.MaxValue).CopyTo);
-    public static readonly int IoasCopy = End(default(Hw.IommuIoasCopy).WithSrcIova(ulong.MaxValue).CopyTo);
-    public static readonly int IoasIovaRanges = End(default(Hw.IommuIoasIovaRanges).WithOutIovaAlignment(ulong.MaxValue).CopyTo);
-    public static readonly int IoasMap = End(default(Hw.IommuIoasMap).WithIova(ulong.MaxValue).CopyTo);
-    public static readonly int IoasMapFile = End(default(Hw.IommuIoasMapFile).WithIova(ulong.MaxValue).CopyTo);
-    public static readonly int IoasUnmap = End(default(Hw.IommuIoasUnmap).WithLength(ulong.MaxValue).CopyTo);
-    public static readonly int Option = End(default(Hw.IommuOption).WithVal64(ulong.MaxValue).CopyTo);
+    public static readonly int Destroy = End(default(Uapi.IommuDestroy).WithId(uint.MaxValue).CopyTo);
+    public static readonly int IoasAlloc = End(default(Uapi.IommuIoasAlloc).WithOutIoasId(uint.MaxValue).CopyTo);
+    public static readonly int IoasAllowIovas = End(default(Uapi.IommuIoasAllowIovas).WithAllowedIovas(ulong.MaxValue).CopyTo);
+    public static readonly int IoasCopy = End(default(Uapi.IommuIoasCopy).WithSrcIova(ulong.MaxValue).CopyTo);
+    public static readonly int IoasIovaRanges = End(default(Uapi.IommuIoasIovaRanges).WithOutIovaAlignment(ulong.MaxValue).CopyTo);
+    public static readonly int IoasMap = End(default(Uapi.IommuIoasMap).WithIova(ulong.MaxValue).CopyTo);
+    public static readonly int IoasMapFile = End(default(Uapi.IommuIoasMapFile).WithIova(ulong.MaxValue).CopyTo);
+    public static readonly int IoasUnmap = End(default(Uapi.IommuIoasUnmap).WithLength(ulong.MaxValue).CopyTo);
+    public static readonly int Option = End(default(Uapi.IommuOption).WithVal64(ulong.MaxValue).CopyTo);
 
     // HWPT_ALLOC's mandatory part ends with its first __reserved word, right after out_hwpt_id.
-    public static readonly int HwptAlloc = End(default(Hw.IommuHwptAlloc).WithOutHwptId(uint.MaxValue).CopyTo) + sizeof(uint);
+    public static readonly int HwptAlloc = End(default(Uapi.IommuHwptAlloc).WithOutHwptId(uint.MaxValue).CopyTo) + sizeof(uint);
 
     // GET_HW_INFO's ends with the three reserved bytes after out_max_pasid_log2 (once one u32 __reserved).
-    public static readonly int GetHwInfo = End(default(Hw.IommuHwInfo).WithOutMaxPasidLog2(byte.MaxValue).CopyTo) + 3;
+    public static readonly int GetHwInfo = End(default(Uapi.IommuHwInfo).WithOutMaxPasidLog2(byte.MaxValue).CopyTo) + 3;
 
-    public static readonly int HwptSetDirtyTracking = End(default(Hw.IommuHwptSetDirtyTracking).WithHwptId(uint.MaxValue).CopyTo) + sizeof(uint);
-    public static readonly int HwptGetDirtyBitmap = End(default(Hw.IommuHwptGetDirtyBitmap).WithData(ulong.MaxValue).CopyTo);
+    public static readonly int HwptSetDirtyTracking = End(default(Uapi.IommuHwptSetDirtyTracking).WithHwptId(uint.MaxValue).CopyTo) + sizeof(uint);
+    public static readonly int HwptGetDirtyBitmap = End(default(Uapi.IommuHwptGetDirtyBitmap).WithData(ulong.MaxValue).CopyTo);
 
     private delegate void Writer(Span<byte> destination);
 

@@ -107,6 +107,7 @@ public class DirtyTrackingFixture
         caps.ShouldBe((ulong)Driver.Hw.Iommufd.HwCapabilities.DirtyTracking);
         ushort noDirty = s.Rig.NewDevice(MockDeviceFlags.NoDirty);
         s.Rig.Ctx.DeviceBind(noDirty, out uint other).ShouldBe(Errno.Ok);
+        len = 0;
         s.Rig.Utils.GetHwInfo(other, 0, ref len, out _, out caps).ShouldBe(Errno.Ok);
         caps.ShouldBe(0UL);
     }

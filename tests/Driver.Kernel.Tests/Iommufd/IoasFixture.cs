@@ -2,7 +2,7 @@ using Driver.Kernel.Iommufd;
 using Driver.Kernel.Iommufd.Mock;
 using Shouldly;
 using Xunit;
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Tests.Iommufd;
 
@@ -29,7 +29,7 @@ public abstract partial class IoasFixture
 
     protected const ulong BufferSize = 64 * Pg;
 
-    protected IommufdRig Rig { get; }
+    private protected IommufdRig Rig { get; }
 
     protected IommufdUtils U => Rig.Utils;
 
@@ -143,8 +143,8 @@ public abstract partial class IoasFixture
             return;
         }
         U.GetHwInfo(Devices[0].DevId, 0, ref len, out var type, out _).ShouldBe(Errno.Ok);
-        type.ShouldBe(Hw.HwInfoType.Selftest);
-        len.ShouldBe((uint)Hw.IommuTestHwInfo.Bytes);
+        type.ShouldBe(Uapi.HwInfoType.Selftest);
+        len.ShouldBe((uint)Uapi.IommuTestHwInfo.Bytes);
     }
 
     [Fact]
@@ -279,22 +279,22 @@ public abstract partial class IoasFixture
     public void Ioas_option_huge_pages()
     {
         ulong value = 0;
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Get, IoasId, ref value).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Get, IoasId, ref value).ShouldBe(Errno.Ok);
         value.ShouldBe(1UL);
         value = 0;
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(Errno.Ok);
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Get, IoasId, ref value).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Get, IoasId, ref value).ShouldBe(Errno.Ok);
         value.ShouldBe(0UL);
         value = 2;
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(Errno.EINVAL);
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Get, IoasId + 1000, ref value).ShouldBe(Errno.ENOENT);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(Errno.EINVAL);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Get, IoasId + 1000, ref value).ShouldBe(Errno.ENOENT);
         value = 1;
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(Errno.Ok);
         // With a domain holding mappings large pages can no longer be turned off.
         ulong iova = Base;
         U.IoasMap(IoasId, Buffer, Pg, ref iova).ShouldBe(Errno.Ok);
         value = 0;
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(MockDomains == 0 ? Errno.Ok : Errno.EINVAL);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Set, IoasId, ref value).ShouldBe(MockDomains == 0 ? Errno.Ok : Errno.EINVAL);
     }
 
     [Fact]

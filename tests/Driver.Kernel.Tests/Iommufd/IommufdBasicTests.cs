@@ -1,7 +1,7 @@
 using Driver.Kernel.Iommufd;
 using Shouldly;
 using Xunit;
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Tests.Iommufd;
 
@@ -12,7 +12,7 @@ public class IommufdBasicTests
 
     private IommufdUtils U => _rig.Utils;
 
-    private Errno Raw(Hw.IommufdCmd cmd, byte[] bytes) => _rig.File.Ioctl(IommufdFile.Command(cmd), bytes);
+    private Errno Raw(Uapi.IommufdCmd cmd, byte[] bytes) => _rig.File.Ioctl(IommufdFile.Command(cmd), bytes);
 
     [Fact]
     public void Simple_close()
@@ -27,57 +27,57 @@ public class IommufdBasicTests
     {
         U.Destroy(0).ShouldBe(Errno.ENOENT);
         // A missing argument cannot even hold the size word.
-        _rig.File.Ioctl(IommufdFile.Command(Hw.IommufdCmd.Destroy), []).ShouldBe(Errno.EFAULT);
-        var cmd = new byte[Hw.IommuDestroy.Bytes];
-        default(Hw.IommuDestroy).WithSize(Hw.IommuDestroy.Bytes).CopyTo(cmd);
-        _rig.File.Ioctl(IommufdFile.Command((Hw.IommufdCmd)0x7F), cmd).ShouldBe(Errno.ENOTTY);
+        _rig.File.Ioctl(IommufdFile.Command(Uapi.IommufdCmd.Destroy), []).ShouldBe(Errno.EFAULT);
+        var cmd = new byte[Uapi.IommuDestroy.Bytes];
+        default(Uapi.IommuDestroy).WithSize(Uapi.IommuDestroy.Bytes).CopyTo(cmd);
+        _rig.File.Ioctl(IommufdFile.Command((Uapi.IommufdCmd)0x7F), cmd).ShouldBe(Errno.ENOTTY);
         _rig.File.Ioctl(0x1234, cmd).ShouldBe(Errno.ENOTTY);
         // Commands iommufd has but this kernel does not build are unknown too.
-        _rig.File.Ioctl(IommufdFile.Command(Hw.IommufdCmd.VfioIoas), cmd).ShouldBe(Errno.ENOTTY);
-        _rig.File.Ioctl(IommufdFile.Command(Hw.IommufdCmd.ViommuAlloc), cmd).ShouldBe(Errno.ENOTTY);
+        _rig.File.Ioctl(IommufdFile.Command(Uapi.IommufdCmd.VfioIoas), cmd).ShouldBe(Errno.ENOTTY);
+        _rig.File.Ioctl(IommufdFile.Command(Uapi.IommufdCmd.ViommuAlloc), cmd).ShouldBe(Errno.ENOTTY);
         // A size beyond the bytes given is a fault in the user copy.
-        default(Hw.IommuDestroy).WithSize(64).CopyTo(cmd);
-        Raw(Hw.IommufdCmd.Destroy, cmd).ShouldBe(Errno.EFAULT);
+        default(Uapi.IommuDestroy).WithSize(64).CopyTo(cmd);
+        Raw(Uapi.IommufdCmd.Destroy, cmd).ShouldBe(Errno.EFAULT);
     }
 
-    public static TheoryData<Hw.IommufdCmd, int> Commands() => new()
+    public static TheoryData<Uapi.IommufdCmd, int> Commands() => new()
     {
-        { Hw.IommufdCmd.Destroy, Hw.IommuDestroy.Bytes },
-        { Hw.IommufdCmd.IoasAlloc, Hw.IommuIoasAlloc.Bytes },
-        { Hw.IommufdCmd.IoasIovaRanges, Hw.IommuIoasIovaRanges.Bytes },
-        { Hw.IommufdCmd.IoasAllowIovas, Hw.IommuIoasAllowIovas.Bytes },
-        { Hw.IommufdCmd.IoasMap, Hw.IommuIoasMap.Bytes },
-        { Hw.IommufdCmd.IoasMapFile, Hw.IommuIoasMapFile.Bytes },
-        { Hw.IommufdCmd.IoasCopy, Hw.IommuIoasCopy.Bytes },
-        { Hw.IommufdCmd.IoasUnmap, Hw.IommuIoasUnmap.Bytes },
-        { Hw.IommufdCmd.Option, Hw.IommuOption.Bytes },
-        { Hw.IommufdCmd.HwptAlloc, Hw.IommuHwptAlloc.Bytes },
-        { Hw.IommufdCmd.GetHwInfo, Hw.IommuHwInfo.Bytes },
-        { Hw.IommufdCmd.HwptSetDirtyTracking, Hw.IommuHwptSetDirtyTracking.Bytes },
-        { Hw.IommufdCmd.HwptGetDirtyBitmap, Hw.IommuHwptGetDirtyBitmap.Bytes },
+        { Uapi.IommufdCmd.Destroy, Uapi.IommuDestroy.Bytes },
+        { Uapi.IommufdCmd.IoasAlloc, Uapi.IommuIoasAlloc.Bytes },
+        { Uapi.IommufdCmd.IoasIovaRanges, Uapi.IommuIoasIovaRanges.Bytes },
+        { Uapi.IommufdCmd.IoasAllowIovas, Uapi.IommuIoasAllowIovas.Bytes },
+        { Uapi.IommufdCmd.IoasMap, Uapi.IommuIoasMap.Bytes },
+        { Uapi.IommufdCmd.IoasMapFile, Uapi.IommuIoasMapFile.Bytes },
+        { Uapi.IommufdCmd.IoasCopy, Uapi.IommuIoasCopy.Bytes },
+        { Uapi.IommufdCmd.IoasUnmap, Uapi.IommuIoasUnmap.Bytes },
+        { Uapi.IommufdCmd.Option, Uapi.IommuOption.Bytes },
+        { Uapi.IommufdCmd.HwptAlloc, Uapi.IommuHwptAlloc.Bytes },
+        { Uapi.IommufdCmd.GetHwInfo, Uapi.IommuHwInfo.Bytes },
+        { Uapi.IommufdCmd.HwptSetDirtyTracking, Uapi.IommuHwptSetDirtyTracking.Bytes },
+        { Uapi.IommufdCmd.HwptGetDirtyBitmap, Uapi.IommuHwptGetDirtyBitmap.Bytes },
     };
 
-    private static readonly Dictionary<Hw.IommufdCmd, int> LinuxMinSizes = new()
+    private static readonly Dictionary<Uapi.IommufdCmd, int> LinuxMinSizes = new()
     {
-        [Hw.IommufdCmd.Destroy] = 8,
-        [Hw.IommufdCmd.IoasAlloc] = 12,
-        [Hw.IommufdCmd.IoasIovaRanges] = 32,
-        [Hw.IommufdCmd.IoasAllowIovas] = 24,
-        [Hw.IommufdCmd.IoasMap] = 40,
-        [Hw.IommufdCmd.IoasMapFile] = 40,
-        [Hw.IommufdCmd.IoasCopy] = 40,
-        [Hw.IommufdCmd.IoasUnmap] = 24,
-        [Hw.IommufdCmd.Option] = 24,
-        [Hw.IommufdCmd.HwptAlloc] = 24,
-        [Hw.IommufdCmd.GetHwInfo] = 32,
-        [Hw.IommufdCmd.HwptSetDirtyTracking] = 16,
-        [Hw.IommufdCmd.HwptGetDirtyBitmap] = 48,
+        [Uapi.IommufdCmd.Destroy] = 8,
+        [Uapi.IommufdCmd.IoasAlloc] = 12,
+        [Uapi.IommufdCmd.IoasIovaRanges] = 32,
+        [Uapi.IommufdCmd.IoasAllowIovas] = 24,
+        [Uapi.IommufdCmd.IoasMap] = 40,
+        [Uapi.IommufdCmd.IoasMapFile] = 40,
+        [Uapi.IommufdCmd.IoasCopy] = 40,
+        [Uapi.IommufdCmd.IoasUnmap] = 24,
+        [Uapi.IommufdCmd.Option] = 24,
+        [Uapi.IommufdCmd.HwptAlloc] = 24,
+        [Uapi.IommufdCmd.GetHwInfo] = 32,
+        [Uapi.IommufdCmd.HwptSetDirtyTracking] = 16,
+        [Uapi.IommufdCmd.HwptGetDirtyBitmap] = 48,
     };
 
     /// <summary>TEST_LENGTH: below the last mandatory field EINVAL; one unknown non-zero byte E2BIG; one zero byte as the exact size.</summary>
     [Theory]
     [MemberData(nameof(Commands))]
-    public void Cmd_length(Hw.IommufdCmd cmd, int size)
+    public void Cmd_length(Uapi.IommufdCmd cmd, int size)
     {
         int min = LinuxMinSizes[cmd];
         var bytes = new byte[size + 1];
@@ -101,13 +101,13 @@ public class IommufdBasicTests
     public void Cmd_ex_fail()
     {
         U.IoasAlloc(out uint ioas);
-        var cmd = new byte[Hw.IommuIoasAlloc.Bytes + 8];
-        default(Hw.IommuIoasAlloc).WithSize((uint)cmd.Length).WithFlags(1).CopyTo(cmd);
-        Raw(Hw.IommufdCmd.IoasAlloc, cmd).ShouldBe(Errno.EOPNOTSUPP);
+        var cmd = new byte[Uapi.IommuIoasAlloc.Bytes + 8];
+        default(Uapi.IommuIoasAlloc).WithSize((uint)cmd.Length).WithFlags(1).CopyTo(cmd);
+        Raw(Uapi.IommufdCmd.IoasAlloc, cmd).ShouldBe(Errno.EOPNOTSUPP);
         // A longer struct whose extra bytes are zero behaves as the known one.
-        default(Hw.IommuIoasAlloc).WithSize((uint)cmd.Length).CopyTo(cmd);
-        Raw(Hw.IommufdCmd.IoasAlloc, cmd).ShouldBe(Errno.Ok);
-        Hw.IommuIoasAlloc.FromBytes(cmd.AsSpan(0, Hw.IommuIoasAlloc.Bytes)).OutIoasId.ShouldBe(ioas + 1);
+        default(Uapi.IommuIoasAlloc).WithSize((uint)cmd.Length).CopyTo(cmd);
+        Raw(Uapi.IommufdCmd.IoasAlloc, cmd).ShouldBe(Errno.Ok);
+        Uapi.IommuIoasAlloc.FromBytes(cmd.AsSpan(0, Uapi.IommuIoasAlloc.Bytes)).OutIoasId.ShouldBe(ioas + 1);
         U.Destroy(ioas).ShouldBe(Errno.Ok);
         U.Destroy(ioas).ShouldBe(Errno.ENOENT);
     }
@@ -116,26 +116,26 @@ public class IommufdBasicTests
     public void Global_options()
     {
         ulong value = 0;
-        U.Option(Hw.IommufdOption.RlimitMode, Hw.IommufdOptionOp.Get, 0, ref value).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.RlimitMode, Uapi.IommufdOptionOp.Get, 0, ref value).ShouldBe(Errno.Ok);
         value.ShouldBe(0UL);
         value = 1;
-        U.Option(Hw.IommufdOption.RlimitMode, Hw.IommufdOptionOp.Set, 0, ref value).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.RlimitMode, Uapi.IommufdOptionOp.Set, 0, ref value).ShouldBe(Errno.Ok);
         value = 0;
-        U.Option(Hw.IommufdOption.RlimitMode, Hw.IommufdOptionOp.Get, 0, ref value).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.RlimitMode, Uapi.IommufdOptionOp.Get, 0, ref value).ShouldBe(Errno.Ok);
         value.ShouldBe(1UL);
         value = 2;
-        U.Option(Hw.IommufdOption.RlimitMode, Hw.IommufdOptionOp.Set, 0, ref value).ShouldBe(Errno.EINVAL);
-        U.Option(Hw.IommufdOption.RlimitMode, Hw.IommufdOptionOp.Get, 1, ref value).ShouldBe(Errno.EOPNOTSUPP);
-        U.Option((Hw.IommufdOption)7, Hw.IommufdOptionOp.Get, 0, ref value).ShouldBe(Errno.EOPNOTSUPP);
-        U.Option(Hw.IommufdOption.RlimitMode, (Hw.IommufdOptionOp)3, 0, ref value).ShouldBe(Errno.EOPNOTSUPP);
+        U.Option(Uapi.IommufdOption.RlimitMode, Uapi.IommufdOptionOp.Set, 0, ref value).ShouldBe(Errno.EINVAL);
+        U.Option(Uapi.IommufdOption.RlimitMode, Uapi.IommufdOptionOp.Get, 1, ref value).ShouldBe(Errno.EOPNOTSUPP);
+        U.Option((Uapi.IommufdOption)7, Uapi.IommufdOptionOp.Get, 0, ref value).ShouldBe(Errno.EOPNOTSUPP);
+        U.Option(Uapi.IommufdOption.RlimitMode, (Uapi.IommufdOptionOp)3, 0, ref value).ShouldBe(Errno.EOPNOTSUPP);
         U.IoasAlloc(out _);
         value = 0;
-        U.Option(Hw.IommufdOption.RlimitMode, Hw.IommufdOptionOp.Set, 0, ref value).ShouldBe(Errno.EBUSY);
+        U.Option(Uapi.IommufdOption.RlimitMode, Uapi.IommufdOptionOp.Set, 0, ref value).ShouldBe(Errno.EBUSY);
         // Reserved bytes set are refused before anything else.
-        var cmd = new byte[Hw.IommuOption.Bytes];
-        default(Hw.IommuOption).WithSize(Hw.IommuOption.Bytes).WithOp(Hw.IommufdOptionOp.Get).CopyTo(cmd);
+        var cmd = new byte[Uapi.IommuOption.Bytes];
+        default(Uapi.IommuOption).WithSize(Uapi.IommuOption.Bytes).WithOp(Uapi.IommufdOptionOp.Get).CopyTo(cmd);
         cmd[10] = 1;
-        Raw(Hw.IommufdCmd.Option, cmd).ShouldBe(Errno.EOPNOTSUPP);
+        Raw(Uapi.IommufdCmd.Option, cmd).ShouldBe(Errno.EOPNOTSUPP);
     }
 
     [Fact]
@@ -171,11 +171,11 @@ public class IommufdBasicTests
         iova = 0x10000;
         U.IoasMap(ioas, buf, 0x4000, ref iova).ShouldBe(Errno.Ok);
         U.IoasMap(ioas, buf, 0x4000, ref iova).ShouldBe(Errno.EEXIST);
-        var cmd = new byte[Hw.IommuIoasMap.Bytes];
-        default(Hw.IommuIoasMap).WithSize(Hw.IommuIoasMap.Bytes).WithFlags((uint)(IoasMapFlags.Readable)).WithIoasId(ioas)
+        var cmd = new byte[Uapi.IommuIoasMap.Bytes];
+        default(Uapi.IommuIoasMap).WithSize(Uapi.IommuIoasMap.Bytes).WithFlags((uint)(IoasMapFlags.Readable)).WithIoasId(ioas)
             .WithUserVa(buf).WithLength(0x1000).CopyTo(cmd);
         cmd[12] = 1;
-        Raw(Hw.IommufdCmd.IoasMap, cmd).ShouldBe(Errno.EOPNOTSUPP, "__reserved set");
+        Raw(Uapi.IommufdCmd.IoasMap, cmd).ShouldBe(Errno.EOPNOTSUPP, "__reserved set");
         U.IoasUnmap(ioas, 0x10000, 0x4000, out ulong unmapped).ShouldBe(Errno.Ok);
         unmapped.ShouldBe(0x4000UL);
         _rig.CheckNoLeak();
@@ -193,18 +193,18 @@ public class IommufdBasicTests
         len = 16;
         _rig.Mm.CopyToUser(data, Enumerable.Repeat((byte)0xAA, 16).ToArray());
         U.GetHwInfo(dev, data, ref len, out var type, out ulong caps).ShouldBe(Errno.Ok);
-        type.ShouldBe(Hw.HwInfoType.Selftest);
-        len.ShouldBe((uint)Hw.IommuTestHwInfo.Bytes);
+        type.ShouldBe(Uapi.HwInfoType.Selftest);
+        len.ShouldBe((uint)Uapi.IommuTestHwInfo.Bytes);
         caps.ShouldBe(0UL);
         var back = new byte[16];
         _rig.Mm.CopyFromUser(data, back);
-        Hw.IommuTestHwInfo.FromBytes(back.AsSpan(0, 8)).TestReg.ShouldBe(IommufdFile.SelftestRegval);
+        Uapi.IommuTestHwInfo.FromBytes(back.AsSpan(0, 8)).TestReg.ShouldBe(IommufdFile.SelftestRegval);
         back.AsSpan(8).ToArray().ShouldAllBe(b => b == 0, "the rest of the user's buffer is cleared");
-        var cmd = new byte[Hw.IommuHwInfo.Bytes];
-        default(Hw.IommuHwInfo).WithSize(Hw.IommuHwInfo.Bytes).WithFlags(2).WithDevId(dev).CopyTo(cmd);
-        Raw(Hw.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.EOPNOTSUPP);
-        default(Hw.IommuHwInfo).WithSize(Hw.IommuHwInfo.Bytes).WithFlags(1).WithDevId(dev).WithOutDataType(Hw.HwInfoType.Amd).CopyTo(cmd);
-        Raw(Hw.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.EOPNOTSUPP, "a type the driver does not have");
+        var cmd = new byte[Uapi.IommuHwInfo.Bytes];
+        default(Uapi.IommuHwInfo).WithSize(Uapi.IommuHwInfo.Bytes).WithFlags(2).WithDevId(dev).CopyTo(cmd);
+        Raw(Uapi.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.EOPNOTSUPP);
+        default(Uapi.IommuHwInfo).WithSize(Uapi.IommuHwInfo.Bytes).WithFlags(1).WithDevId(dev).WithOutDataType(Uapi.HwInfoType.Amd).CopyTo(cmd);
+        Raw(Uapi.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.EOPNOTSUPP, "a type the driver does not have");
     }
 
     [Fact]
@@ -217,5 +217,17 @@ public class IommufdBasicTests
         U.Destroy(dev).ShouldBe(Errno.EBUSY, "the driver holds the device");
         _rig.CheckNoLeak();
         _rig.Ctx.Objects.Count.ShouldBe(0);
+    }
+
+    [Fact]
+    public void Faults_are_counted_on_the_bound_device()
+    {
+        U.IoasAlloc(out uint ioas);
+        var (dev, _, device) = _rig.MockDomain(ioas);
+        _rig.Ctx.ReportFault(device, 0x1234_5000, write: true).ShouldBeTrue();
+        _rig.Ctx.ReportFault(0x7777, 0x1000, write: false).ShouldBeFalse("no such device is bound");
+        _rig.Ctx.GetDevice(dev, out var bound).ShouldBe(Errno.Ok);
+        bound!.Faults.ShouldBe(1);
+        bound.LastFaultIova.ShouldBe(0x1234_5000UL);
     }
 }

@@ -1,9 +1,8 @@
 using Driver.Kernel.Iommufd;
 using Driver.Kernel.Iommufd.Mock;
-using Driver.Kernel.IommuPt;
 using Shouldly;
 using Xunit;
-using Hw = Driver.Hw.Iommufd;
+using Uapi = Driver.Hw.Iommufd;
 
 namespace Driver.Kernel.Tests.Iommufd;
 
@@ -27,7 +26,7 @@ public abstract class MockDomainFixture
         Buffer = Rig.Buffer(BufferSize);
     }
 
-    protected IommufdRig Rig { get; }
+    private protected IommufdRig Rig { get; }
 
     protected IommufdUtils U => Rig.Utils;
 
@@ -91,11 +90,11 @@ public abstract class MockDomainFixture
         U.IoasUnmap(IoasId, 0, ulong.MaxValue).ShouldBe(Errno.Ok);
         // Huge pages off (allowed once no area is mapped): every page is its own PTE, whatever the memory.
         ulong zero = 0;
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Set, IoasId, ref zero).ShouldBe(Errno.Ok);
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Set, IoasId, ref zero).ShouldBe(Errno.Ok);
         U.IoasMap(IoasId, Buffer, 2UL << 20, ref iova).ShouldBe(Errno.Ok);
         table.TryLookup(iova, out entry).ShouldBeTrue();
         entry.SizeLg2.ShouldBe(12);
-        U.Option(Hw.IommufdOption.HugePages, Hw.IommufdOptionOp.Set, IoasId, ref zero).ShouldBe(Errno.Ok, "already off");
+        U.Option(Uapi.IommufdOption.HugePages, Uapi.IommufdOptionOp.Set, IoasId, ref zero).ShouldBe(Errno.Ok, "already off");
         Rig.CheckNoLeak();
     }
 
