@@ -88,7 +88,10 @@ public class IommufdBenchmarks
             driver.AddDevice(device);
             Check(core.ProbeDevice(device));
             Check(ctx.DeviceBind(device, out uint dev));
+            // A second device on the IOAS would share the automatic domain: give it a domain of its own.
             uint pt = ioas;
+            if (i > 0)
+                Check(utils.HwptAlloc(dev, ioas, HwptAllocFlags.None, out pt));
             Check(ctx.DeviceAttach(dev, ref pt));
         }
         return (utils, ioas);
