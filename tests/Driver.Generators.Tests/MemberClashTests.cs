@@ -24,6 +24,10 @@ public sealed class MemberClashTests
     [InlineData("__w5")]
     [InlineData("__w6")]
     [InlineData("__w7")]
+    [InlineData("__w8")]
+    [InlineData("__w15")]
+    [InlineData("Bytes")]
+    [InlineData("FromBytes")]
     public void Fields_named_like_a_member_every_layout_has_are_HWDEF005(string name) =>
         GeneratorHarness.Located(GeneratorHarness.Run("namespace T.Hw\nlayout L : 8\n  0 " + name + " bool\n  7:1 ign\nend\n"))
             .ShouldBe(new[] { "HWDEF005@3:5" });

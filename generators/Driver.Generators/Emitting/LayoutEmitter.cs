@@ -6,7 +6,9 @@ namespace Driver.Generators.Emitting;
 
 /// <summary>
 /// Emits the readonly struct of one layout (docs/hwdef-format.md, "What the generator emits").
-/// Layouts of 64 bits or less keep one word in <c>Raw</c>; wider ones keep 64-bit words.
+/// Layouts of 64 bits or less keep one word in <c>Raw</c>; wider ones keep 64-bit words, the
+/// last one only partly used when the width is an odd multiple of 32. Every layout reads and
+/// writes its little-endian bytes, the form a uAPI struct or a firmware buffer has in memory.
 /// Every accessor is straight-line mask-and-shift code on constants.
 /// </summary>
 internal sealed class LayoutEmitter
@@ -23,7 +25,7 @@ internal sealed class LayoutEmitter
         _namespace = ns;
         _type = Escape.Identifier(layout.Name);
         _wide = layout.Bits > 64;
-        _words = _wide ? layout.Bits / 64 : 1;
+        _words = _wide ? (layout.Bits + 63) / 64 : 1;
     }
 
     /// <summary>The C# type of Raw for a layout of 64 bits or less.</summary>
@@ -59,6 +61,13 @@ internal sealed class LayoutEmitter
 
     private ulong LayoutMask => _layout.Bits >= 64 ? ulong.MaxValue : (1UL << _layout.Bits) - 1;
 
+    /// <summary>The bits of word <paramref name="word"/> that lie inside the layout.</summary>
+    private ulong WordMask(int word)
+    {
+        int bits = _layout.Bits - (word * 64);
+        return bits >= 64 ? ulong.MaxValue : (1UL << bits) - 1;
+    }
+
     private string Word(int index) => _wide ? "__w" + index : StorageType(_layout.Bits) == "ulong" ? "Raw" : "((ulong)Raw)";
 
     private string Word(string owner, int index) =>
@@ -84,6 +93,7 @@ internal sealed class LayoutEmitter
             EmitField(w, field);
         }
 
+        EmitBytes(w);
         EmitApplyWrite(w);
         EmitEquality(w);
         EmitToString(w);
@@ -166,8 +176,9 @@ internal sealed class LayoutEmitter
         }
 
         w.Line();
-        w.Line("/// <summary>Wraps " + _words + " words, word 0 holding bits 63:0.</summary>");
-        EmitWordCopy(w, "public " + _type + "(global::System.ReadOnlySpan<ulong> words)", "words.Length != Words", " takes exactly \" + Words + \" words, not \" + words.Length, nameof(words)", i => "__w" + i + " = words[" + i + "];");
+        w.Line("/// <summary>Wraps " + _words + " words, word 0 holding bits 63:0" + (_layout.Bits % 64 == 0 ? string.Empty : "; bits past " + (_layout.Bits - 1) + " are dropped") + ".</summary>");
+        EmitWordCopy(w, "public " + _type + "(global::System.ReadOnlySpan<ulong> words)", "words.Length != Words", " takes exactly \" + Words + \" words, not \" + words.Length, nameof(words)",
+            i => "__w" + i + " = words[" + i + "]" + (WordMask(i) == ulong.MaxValue ? string.Empty : " & " + Escape.Hex(WordMask(i))) + ";");
         w.Line();
         w.Open("private " + _type + "(" + parameters + ")");
         for (int i = 0; i < _words; i++)
@@ -362,6 +373,69 @@ internal sealed class LayoutEmitter
         return width >= 64 ? null : "v > " + Escape.Hex(SubPiece.WidthMask(width));
     }
 
+    private void EmitBytes(CodeWriter w)
+    {
+        int bytes = _layout.Bits / 8;
+        const string Binary = "global::System.Buffers.Binary.BinaryPrimitives.";
+        w.Line();
+        w.Line("/// <summary>The size of the layout in bytes.</summary>");
+        w.Line("public const int Bytes = " + bytes + ";");
+        w.Line();
+        w.Line("/// <summary>Reads the layout from exactly <see cref=\"Bytes\"/> little-endian bytes, byte 0 holding bits 7:0.</summary>");
+        w.Open("public static " + _type + " FromBytes(global::System.ReadOnlySpan<byte> bytes)");
+        w.Open("if (bytes.Length != Bytes)");
+        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + " takes exactly \" + Bytes + \" bytes, not \" + bytes.Length, nameof(bytes));");
+        w.Close();
+        w.Line();
+        if (_wide)
+        {
+            var words = new List<string>();
+            for (int i = 0; i < _words; i++)
+            {
+                bool half = bytes - (i * 8) == 4;
+                words.Add(Binary + (half ? "ReadUInt32LittleEndian(bytes.Slice(" + (i * 8) + ", 4))" : "ReadUInt64LittleEndian(bytes.Slice(" + (i * 8) + ", 8))"));
+            }
+
+            w.Line("return " + Construct(words) + ";");
+        }
+        else
+        {
+            w.Line("return new " + _type + "(" + ReadNarrow(bytes, Binary) + ");");
+        }
+
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>Writes the layout's <see cref=\"Bytes\"/> little-endian bytes to the start of <paramref name=\"destination\"/>.</summary>");
+        w.Open("public void CopyTo(global::System.Span<byte> destination)");
+        w.Open("if (destination.Length < Bytes)");
+        w.Line("throw new global::System.ArgumentException(\"" + _layout.Name + " needs room for \" + Bytes + \" bytes\", nameof(destination));");
+        w.Close();
+        w.Line();
+        if (_wide)
+        {
+            for (int i = 0; i < _words; i++)
+            {
+                bool half = bytes - (i * 8) == 4;
+                w.Line(half
+                    ? Binary + "WriteUInt32LittleEndian(destination.Slice(" + (i * 8) + ", 4), (uint)__w" + i + ");"
+                    : Binary + "WriteUInt64LittleEndian(destination.Slice(" + (i * 8) + ", 8), __w" + i + ");");
+            }
+        }
+        else if (bytes == 1)
+        {
+            w.Line("destination[0] = Raw;");
+        }
+        else
+        {
+            w.Line(Binary + "Write" + (bytes == 2 ? "UInt16" : bytes == 4 ? "UInt32" : "UInt64") + "LittleEndian(destination, Raw);");
+        }
+
+        w.Close();
+    }
+
+    private static string ReadNarrow(int bytes, string binary) =>
+        bytes == 1 ? "bytes[0]" : binary + "Read" + (bytes == 2 ? "UInt16" : bytes == 4 ? "UInt32" : "UInt64") + "LittleEndian(bytes)";
+
     private void EmitApplyWrite(CodeWriter w)
     {
         w.Line();
@@ -386,7 +460,7 @@ internal sealed class LayoutEmitter
                 }
             }
 
-            ulong kept = ~(writable | clearable) & (_wide ? ulong.MaxValue : LayoutMask);
+            ulong kept = ~(writable | clearable) & (_wide ? WordMask(word) : LayoutMask);
             string current = Word("current", word);
             string written = Word("written", word);
             words.Add("(" + written + " & " + Escape.Hex(writable) + ") | (" + current + " & " + Escape.Hex(kept) + ") | (" + current + " & ~" + written + " & " + Escape.Hex(clearable) + ")");
@@ -401,9 +475,7 @@ internal sealed class LayoutEmitter
         string equal = _wide
             ? string.Join(" && ", Enumerable.Range(0, _words).Select(i => "__w" + i + " == other.__w" + i))
             : "Raw == other.Raw";
-        string hash = _wide
-            ? "global::System.HashCode.Combine(" + string.Join(", ", Enumerable.Range(0, _words).Select(i => "__w" + i)) + ")"
-            : "Raw.GetHashCode()";
+        string hash = _wide ? Combine(Enumerable.Range(0, _words).Select(i => "__w" + i).ToList()) : "Raw.GetHashCode()";
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line("public bool Equals(" + _type + " other) => " + equal + ";");
@@ -419,6 +491,23 @@ internal sealed class LayoutEmitter
         w.Line();
         w.Line("/// <summary>Compares two values bit for bit.</summary>");
         w.Line("public static bool operator !=(" + _type + " left, " + _type + " right) => !left.Equals(right);");
+    }
+
+    /// <summary>HashCode.Combine takes at most eight values: wider layouts combine groups of eight.</summary>
+    private static string Combine(List<string> values)
+    {
+        if (values.Count <= 8)
+        {
+            return "global::System.HashCode.Combine(" + string.Join(", ", values) + ")";
+        }
+
+        var groups = new List<string>();
+        for (int i = 0; i < values.Count; i += 8)
+        {
+            groups.Add(Combine(values.Skip(i).Take(8).ToList()));
+        }
+
+        return Combine(groups);
     }
 
     private void EmitToString(CodeWriter w)

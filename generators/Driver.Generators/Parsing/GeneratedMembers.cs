@@ -9,9 +9,10 @@ internal static class GeneratedMembers
     public static readonly string[] LayoutMembers =
     {
         "Bits", "Raw", "Reset", "Res0Mask", "Res1Mask", "IsValid", "ApplyWrite",
-        "Words", "GetWord", "CopyTo",
+        "Words", "GetWord", "CopyTo", "Bytes", "FromBytes",
         "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "Finalize",
         "__w0", "__w1", "__w2", "__w3", "__w4", "__w5", "__w6", "__w7",
+        "__w8", "__w9", "__w10", "__w11", "__w12", "__w13", "__w14", "__w15",
     };
 
     public static IEnumerable<string> ForField(string name, bool onePiece)

@@ -230,7 +230,7 @@ internal sealed class HwdefParser
         bool sizeValid = true;
         if (keyword.Text == "layout" && !IsSupportedLayoutWidth(size))
         {
-            Error(DiagnosticIds.BitOutside, "Layout width " + size + " is not supported: use 8, 16, 32, 64 or a multiple of 64 up to 512", last.Column, last.Text.Length);
+            Error(DiagnosticIds.BitOutside, "Layout width " + size + " is not supported: use 8, 16, 32, 64 or a multiple of 32 from 96 up to 1024", last.Column, last.Text.Length);
             sizeValid = false;
         }
         else if (keyword.Text == "enum" && (size < 1 || size > 64))
@@ -248,7 +248,7 @@ internal sealed class HwdefParser
     }
 
     private static bool IsSupportedLayoutWidth(ulong bits) =>
-        bits == 8 || bits == 16 || bits == 32 || (bits >= 64 && bits <= 512 && bits % 64 == 0);
+        bits == 8 || bits == 16 || bits == 32 || bits == 64 || (bits >= 96 && bits <= 1024 && bits % 32 == 0);
 
     private void ReportMissingEnd()
     {

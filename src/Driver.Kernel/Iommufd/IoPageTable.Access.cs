@@ -1,0 +1,144 @@
+using Driver.Hw.Interfaces;
+using Driver.Kernel.IommuPt;
+
+namespace Driver.Kernel.Iommufd;
+
+public sealed partial class IoPageTable
+{
+    public IReadOnlyList<IIoptAccess> Accesses => _accesses;
+
+    public void AddAccess(IIoptAccess access)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        _accesses.Add(access);
+    }
+
+    public void RemoveAccess(IIoptAccess access) => _accesses.Remove(access);
+
+    /// <summary>Pages a pin of iova..iova+length-1 returns: one per 4K page the range touches.</summary>
+    public static int PagesOf(ulong iova, ulong length) => (int)(((iova + length - 1) / PageSize) - (iova / PageSize) + 1);
+
+    /// <summary>
+    /// iommufd_access_pin_pages: pins the pages behind iova..iova+length-1 and returns their
+    /// PFNs. EINVAL for length 0, too small an output or an area being unmapped; EOVERFLOW past
+    /// the end; EPERM for a write pin of a read-only area; ENOENT for a gap. All or nothing.
+    /// </summary>
+    public Errno AccessPin(ulong iova, ulong length, bool write, Span<ulong> pfns)
+    {
+        if (length == 0)
+            return Errno.EINVAL;
+        ulong last = iova + (length - 1);
+        if (last < iova)
+            return Errno.EOVERFLOW;
+        if (pfns.Length < PagesOf(iova, length))
+            return Errno.EINVAL;
+        var pinned = new List<(IoptArea Area, int First, int Last)>();
+        var output = new ulong[PagesOf(iova, length)];
+        ulong firstPage = iova / PageSize;
+        var err = ForEachContig(iova, last, (area, cur, end) =>
+        {
+            if (area.PreventAccess)
+                return Errno.EINVAL;
+            if (write && (area.Prot & IommuProt.Write) == 0)
+                return Errno.EPERM;
+            int first = area.IndexOf(cur), lastIndex = area.IndexOf(end);
+            if (Fault())
+                return Errno.ENOMEM;
+            var rc = area.Pages!.Hold(first, lastIndex, write);
+            if (rc != Errno.Ok)
+                return rc;
+            area.NumAccesses++;
+            pinned.Add((area, first, lastIndex));
+            // One PFN per IOVA page; without a domain two areas may share the page at their boundary.
+            for (ulong at = cur; ;)
+            {
+                output[(at / PageSize) - firstPage] = area.Pages.PfnOf(area.IndexOf(at));
+                ulong next = ((at / PageSize) + 1) * PageSize;
+                if (next == 0 || next > end)
+                    break;
+                at = next;
+            }
+            return Errno.Ok;
+        });
+        if (err != Errno.Ok)
+        {
+            foreach (var (area, first, lastIndex) in pinned)
+            {
+                area.NumAccesses--;
+                area.Pages!.Release(first, lastIndex);
+            }
+            return err;
+        }
+        output.CopyTo(pfns);
+        return Errno.Ok;
+    }
+
+    /// <summary>iommufd_access_unpin_pages: drops the pins one <see cref="AccessPin"/> of the same range took.</summary>
+    public void AccessUnpin(ulong iova, ulong length)
+    {
+        if (length == 0)
+            return;
+        ulong last = iova + (length - 1);
+        if (last < iova)
+            return;
+        ForEachContig(iova, last, (area, cur, end) =>
+        {
+            if (area.NumAccesses == 0)
+                throw new InvalidOperationException("BUG: unpinning an area no access pinned");
+            area.NumAccesses--;
+            area.Pages!.Release(area.IndexOf(cur), area.IndexOf(end));
+            return Errno.Ok;
+        });
+    }
+
+    /// <summary>
+    /// iommufd_access_rw: copies between <paramref name="data"/> and the memory behind IOVA
+    /// <paramref name="iova"/> on. EINVAL for nothing or an area being unmapped; EOVERFLOW past
+    /// the end; EPERM for a write to a read-only area; ENOENT for a gap (then nothing is
+    /// written). Pages nobody holds are pinned for the copy and unpinned after it.
+    /// </summary>
+    public Errno AccessRw(IPhysicalMemory memory, ulong iova, Span<byte> data, bool write)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (data.IsEmpty)
+            return Errno.EINVAL;
+        ulong last = iova + ((ulong)data.Length - 1);
+        if (last < iova)
+            return Errno.EOVERFLOW;
+        // Check the whole range first so that a failing write leaves memory untouched.
+        var err = ForEachContig(iova, last, (area, cur, end) =>
+            area.PreventAccess ? Errno.EINVAL : write && (area.Prot & IommuProt.Write) == 0 ? Errno.EPERM : Errno.Ok);
+        if (err != Errno.Ok)
+            return err;
+        var buffer = new byte[data.Length];
+        if (write)
+            data.CopyTo(buffer);
+        err = ForEachContig(iova, last, (area, cur, end) =>
+        {
+            int first = area.IndexOf(cur), lastIndex = area.IndexOf(end);
+            var rc = area.Pages!.Hold(first, lastIndex, write);
+            if (rc != Errno.Ok)
+                return rc;
+            ulong at = cur;
+            while (at <= end)
+            {
+                ulong inPage = area.ByteOf(at) % PageSize;
+                ulong chunk = Math.Min(PageSize - inPage, end - at + 1);
+                ulong pa = (area.Pages.PfnOf(area.IndexOf(at)) * PageSize) + inPage;
+                var span = buffer.AsSpan((int)(at - iova), (int)chunk);
+                if (write)
+                    memory.Write(pa, span);
+                else
+                    memory.Read(pa, span);
+                at += chunk;
+                if (at == 0)
+                    break;
+            }
+            area.Pages.Release(first, lastIndex);
+            return Errno.Ok;
+        });
+        if (err == Errno.Ok && !write)
+            buffer.CopyTo(data);
+        return err;
+    }
+}

@@ -1,0 +1,87 @@
+namespace Driver.Kernel.Iommufd;
+
+public sealed partial class IommufdContext
+{
+    /// <summary>iommufd_access_create: a new access (not attached to an IOAS) for an in-kernel user.</summary>
+    public Errno AccessCreate(IIommufdAccessOps ops, out IommufdAccess? access)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        access = null;
+        var made = new IommufdAccess(ops);
+        var err = Alloc(made);
+        if (err != Errno.Ok)
+            return err;
+        // The creating driver holds it, as it holds a bound device.
+        made.AddUser();
+        Objects.Finalize(made);
+        access = made;
+        return Errno.Ok;
+    }
+
+    /// <summary>iommufd_access_attach: EINVAL when already attached; ENOENT for a bad IOAS.</summary>
+    public Errno AccessAttach(IommufdAccess access, uint ioasId)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        if (access.Ioas is not null)
+            return Errno.EINVAL;
+        var err = GetIoas(ioasId, out var ioas);
+        if (err != Errno.Ok)
+            return err;
+        ioas!.AddUser();
+        ioas.Iopt.AddAccess(access);
+        access.Ioas = ioas;
+        return Errno.Ok;
+    }
+
+    /// <summary>iommufd_access_detach: the access stops using its IOAS (EINVAL when it has none).</summary>
+    public Errno AccessDetach(IommufdAccess access)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        if (access.Ioas is not { } ioas)
+            return Errno.EINVAL;
+        ioas.Iopt.RemoveAccess(access);
+        ioas.RemoveUser();
+        access.Ioas = null;
+        return Errno.Ok;
+    }
+
+    /// <summary>iommufd_access_destroy: detaches and removes the access.</summary>
+    public Errno AccessDestroy(IommufdAccess access)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        access.RemoveUser();
+        var err = Objects.Remove(access.Id, out _);
+        if (err != Errno.Ok)
+        {
+            access.AddUser();
+            return err;
+        }
+        access.Destroy();
+        return Errno.Ok;
+    }
+
+    /// <summary>iommufd_access_pin_pages: EINVAL without an IOAS; then <see cref="IoPageTable.AccessPin"/>.</summary>
+    public Errno AccessPin(IommufdAccess access, ulong iova, ulong length, bool write, Span<ulong> pfns)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        if (access.Ioas is not { } ioas)
+            return Errno.EINVAL;
+        return ioas.Iopt.AccessPin(iova, length, write, pfns);
+    }
+
+    /// <summary>iommufd_access_unpin_pages: undoes one pin of the same range.</summary>
+    public void AccessUnpin(IommufdAccess access, ulong iova, ulong length)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        access.Ioas?.Iopt.AccessUnpin(iova, length);
+    }
+
+    /// <summary>iommufd_access_rw: EINVAL without an IOAS; then <see cref="IoPageTable.AccessRw"/>.</summary>
+    public Errno AccessRw(IommufdAccess access, ulong iova, Span<byte> data, bool write)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        if (access.Ioas is not { } ioas)
+            return Errno.EINVAL;
+        return ioas.Iopt.AccessRw(_sys.Memory, iova, data, write);
+    }
+}
