@@ -112,6 +112,9 @@ public class IommufdOnAmdTests
         late.Records.Single().Outcome.ShouldBe(DmaOutcome.Faulted);
         s.Ctx.GetDevice(dev, out var device).ShouldBe(Errno.Ok);
         late.Records.Single().EventWord0.ShouldNotBe(0UL);
+        s.Driver.EventLog.HandleInterrupt();
+        device!.Faults.ShouldBeGreaterThan(0, $"unclaimed {s.Faults.Unclaimed}");
+        device.LastFaultIova.ShouldBe(iova);
         s.Pages.TotalPins.ShouldBe(0);
         s.Ctx.Close();
         s.Machine.Monitor.Violations.ShouldBeEmpty();
