@@ -190,15 +190,22 @@ public sealed class UserAddressSpace : IDisposable
     /// copy_from_user: EFAULT (and nothing copied) when any byte is not mapped. A page never touched
     /// reads as zeros, as the shared zero page does, and is not allocated.
     /// </summary>
-    public Errno CopyFromUser(ulong uva, Span<byte> destination)
+    public Errno CopyFromUser(ulong uva, Span<byte> destination) => CopyFromUser(uva, destination, out _);
+
+    /// <summary>copy_from_user, saying what the process would have been sent (<see cref="UserFault"/>) when it fails.</summary>
+    public Errno CopyFromUser(ulong uva, Span<byte> destination, out UserFault fault)
     {
+        fault = UserFault.None;
         ulong len = (ulong)destination.Length;
         if (len == 0)
             return Errno.Ok;
         lock (_mmapLock)
         {
             if (!CoveredBytes(uva, len, write: false))
+            {
+                fault = UserFault.Segv;
                 return Errno.EFAULT;
+            }
             int done = 0;
             while (done < destination.Length)
             {
@@ -220,7 +227,10 @@ public sealed class UserAddressSpace : IDisposable
                 {
                     Errno e = FaultIn(va, write: false, out _, copyOut: part);
                     if (e != Errno.Ok)
+                    {
+                        fault = UserFault.Bus;
                         return Errno.EFAULT;
+                    }
                 }
                 done += chunk;
             }
@@ -229,15 +239,22 @@ public sealed class UserAddressSpace : IDisposable
     }
 
     /// <summary>copy_to_user: EFAULT (and nothing copied) when any byte is not mapped writable; pages are faulted in.</summary>
-    public Errno CopyToUser(ulong uva, ReadOnlySpan<byte> source)
+    public Errno CopyToUser(ulong uva, ReadOnlySpan<byte> source) => CopyToUser(uva, source, out _);
+
+    /// <summary>copy_to_user, saying what the process would have been sent (<see cref="UserFault"/>) when it fails.</summary>
+    public Errno CopyToUser(ulong uva, ReadOnlySpan<byte> source, out UserFault fault)
     {
+        fault = UserFault.None;
         ulong len = (ulong)source.Length;
         if (len == 0)
             return Errno.Ok;
         lock (_mmapLock)
         {
             if (!CoveredBytes(uva, len, write: true))
+            {
+                fault = UserFault.Segv;
                 return Errno.EFAULT;
+            }
             int done = 0;
             while (done < source.Length)
             {
@@ -245,7 +262,10 @@ public sealed class UserAddressSpace : IDisposable
                 int chunk = (int)Math.Min(Page.Size - (va & Page.Mask), (ulong)(source.Length - done));
                 Errno e = FaultIn(va, write: true, out _, copyIn: source.Slice(done, chunk));
                 if (e != Errno.Ok)
+                {
+                    fault = UserFault.Bus;
                     return Errno.EFAULT;
+                }
                 done += chunk;
             }
         }

@@ -1,0 +1,59 @@
+using Driver.Hw.Kvm;
+using Driver.Kernel.Kvm;
+using Driver.Kernel.Tests.Support;
+
+namespace Driver.Kernel.Tests.Kvm;
+
+/// <summary>User memory plus guest_memfd helpers: create a file, convert by the uAPI struct.</summary>
+internal sealed class GmemFixture
+{
+    public const ulong K4 = 4096;
+    public const ulong M2 = 2UL << 20;
+
+    public GmemFixture(ulong frames = 8192, CapturedLogs? logs = null)
+    {
+        Logs = logs;
+        User = new UserMemory(frames, logs);
+    }
+
+    public UserMemory User { get; }
+
+    public CapturedLogs? Logs { get; }
+
+    public GuestMemfd Create(ulong size, GuestMemfdFlags flags = 0, bool huge = false, IGuestMemfdArch? arch = null)
+    {
+        var options = new GuestMemfdOptions { HugePages = huge, Arch = arch, LoggerFactory = Logs };
+        Errno e = GuestMemfd.Create(User.Pages, User.Memory, size, (ulong)flags, out GuestMemfd? file, options);
+        if (e != Errno.Ok)
+            throw new InvalidOperationException($"create: {e}");
+        return file!;
+    }
+
+    public static byte[] Attributes(ulong offset, ulong size, bool toPrivate, SetMemoryAttributes2Flags flags = 0)
+    {
+        var bytes = new byte[KvmMemoryAttributes2.Bytes];
+        default(KvmMemoryAttributes2).WithOffset(offset).WithSize(size)
+            .WithAttributes(toPrivate ? (ulong)KvmMemoryAttributes.Private : 0).WithFlags((ulong)flags).CopyTo(bytes);
+        return bytes;
+    }
+
+    public static Errno Convert(GuestMemfd file, ulong offset, ulong size, bool toPrivate, out ulong errorOffset, SetMemoryAttributes2Flags flags = 0)
+    {
+        byte[] bytes = Attributes(offset, size, toPrivate, flags);
+        Errno e = file.SetMemoryAttributes2(bytes);
+        errorOffset = KvmMemoryAttributes2.FromBytes(bytes).ErrorOffset;
+        return e;
+    }
+
+    public static Errno Convert(GuestMemfd file, ulong offset, ulong size, bool toPrivate) => Convert(file, offset, size, toPrivate, out _);
+
+    /// <summary>Everything a failed call must leave as it was.</summary>
+    public static string State(GuestMemfd file, UserMemory user)
+    {
+        var pages = file.Size / K4;
+        var folios = string.Join(",", Enumerable.Range(0, (int)pages).Select(i =>
+            file.TryFindPage((ulong)i, out ulong pfn) ? $"{file.FolioOrderAt((ulong)i)}:{pfn:x}:{user.Pages.RefCount(pfn)}" : "-"));
+        var ranges = string.Join(",", file.Shareability.Ranges.Select(r => $"{r.Start}-{r.End}:{(r.Shared ? "s" : "p")}"));
+        return $"{ranges}|{folios}|{user.Frames.FramesInUse}|{user.Pages.TotalPins}";
+    }
+}
