@@ -104,8 +104,19 @@ public sealed partial class IommuPageTable<TFormat>
             return true;
         }
 
-        // Writes runs of leaves inside one table: the point of the library.
+        // One leaf of one item, the loaded one: the common single-page map, without the run machinery.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private bool MapLeaves(ref PtState<TFormat> state)
+        {
+            if (state.EndIndex != state.Index || LeafLg2 != state.ItemLg2 || state.Type != PtEntryType.Empty)
+                return MapLeafRun(ref state);
+            state.Memory.WriteU64(state.ItemPa, TFormat.MakeLeaf(Oa, LeafLg2, state.Level, Attrs));
+            Oa += 1UL << LeafLg2;
+            return true;
+        }
+
+        // Writes runs of leaves inside one table: the point of the library.
+        private bool MapLeafRun(ref PtState<TFormat> state)
         {
             int level = state.Level;
             int leafLg2 = LeafLg2;
