@@ -254,8 +254,10 @@ internal sealed class TranslationUnit
             // Resume from the deepest cached directory entry.
             for (int l = 2; l <= level; l++)
             {
-                if (_pdeCache.TryGet(PdeTag.Of(dte.DomainId, l, iova), out var pde))
+                int hit = _pdeCache.Find(PdeTag.Of(dte.DomainId, l, iova));
+                if (hit >= 0)
                 {
+                    ref readonly var pde = ref _pdeCache[hit];
                     if ((iova & SkippedBits(l, pde.NextLevel)) != 0)
                     {
                         result.Fault = true;
