@@ -39,10 +39,13 @@ public sealed class Machine
         SimClock = new SimClock();
         Scheduler = new Scheduler(SimClock, Config.Seed, Config.ExtraInterleaving);
         Memory = new PhysicalMemory();
-        KernelMemory = new KernelMemory(Memory, Scheduler, Costs);
+        var kernelMemory = new KernelMemory(Memory, Scheduler, Costs);
+        KernelMemory = kernelMemory;
         Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);
         Monitor = new InvariantMonitor(SimClock, Rmp, Config.LoggerFactory);
         Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp, Config.LoggerFactory) { Monitor = Config.Monitors ? Monitor : null };
+        if (Config.Monitors)
+            kernelMemory.Written = Iommu.KernelWrote;
         Interrupts = new InterruptController(Config.LoggerFactory);
         Scheduler.Interrupts = Interrupts;
         Iommu.Interrupt += () => Interrupts.Raise(IommuIrq);

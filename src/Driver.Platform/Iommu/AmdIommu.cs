@@ -103,6 +103,9 @@ public sealed class AmdIommu : IMmioDevice, IEventSource
     /// </summary>
     public TranslationResult Translate(ushort deviceId, ulong iova, bool write) => _translation.Translate(deviceId, iova, write);
 
+    /// <summary>The kernel wrote a word of memory (the monitors' view of page-table changes; the IOMMU itself sees nothing).</summary>
+    internal void KernelWrote(ulong pa) => _translation.KernelWrote(pa);
+
     public ulong Read(ulong offset, int size)
     {
         ulong value = ReadRegister(offset & ~7UL);

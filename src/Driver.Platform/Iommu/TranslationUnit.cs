@@ -30,6 +30,7 @@ internal sealed class TranslationUnit
     private readonly SetAssociativeCache<IotlbTag, IotlbEntry> _iotlb;
     private readonly SetAssociativeCache<PdeTag, PdeEntry> _pdeCache;
     private readonly InvalidationRecord[] _invalidations = new InvalidationRecord[InvalidationHistory];
+    private readonly TableChangeRecord _changes = new();
     private int _invalidationCount;
 
     // Orders cache fills and invalidations for the cache monitor.
@@ -66,6 +67,19 @@ internal sealed class TranslationUnit
     public int IotlbCount => _iotlb.Count;
 
     public int PdeCacheCount => _pdeCache.Count;
+
+    /// <summary>The next epoch, for a part that orders its own records against fills and invalidations.</summary>
+    public long NextEpoch() => ++_epoch;
+
+    /// <summary>The kernel wrote the word at <paramref name="pa"/>; recorded when the monitor says it is a table.</summary>
+    public void KernelWrote(ulong pa)
+    {
+        if (Monitor is { } monitor && monitor.IsTableFrame(pa))
+            _changes.Written(pa, ++_epoch);
+    }
+
+    /// <summary>A COMPLETION_WAIT posted at <paramref name="postEpoch"/> completed: every table change before it is settled.</summary>
+    public void CompletionWaitDone(long postEpoch) => _changes.CompletionWaitDone(postEpoch);
 
     /// <summary>Translates a request, logging the event a failure produces.</summary>
     public TranslationResult Translate(ushort deviceId, ulong iova, bool write)
@@ -208,15 +222,22 @@ internal sealed class TranslationUnit
 
         _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch));
         if (Monitor is { } monitor && (usedPdeCache || dteCached))
-            CompareWithMemory(monitor, dte, deviceId, iova, write, walk.Spa, walk.Read, walk.Write, oldestUsed);
+        {
+            // Only the directory levels above the cached PDE's table came from a cache.
+            long cachedAt = usedPdeCache ? walk.PdeEpoch : long.MaxValue;
+            CompareWithMemory(monitor, dte, deviceId, iova, write, walk.Spa, walk.Read, walk.Write, oldestUsed, cachedAt, walk.PdeNextLevel);
+        }
         return Allowed(deviceId, iova, walk.Spa, entryShift, write, false, cost);
     }
 
     /// <summary>
     /// Walks the v1 tables. <paramref name="live"/> = false is the monitor's
-    /// shadow walk: memory only, no caches, no cost, nothing reported.
+    /// shadow walk: memory only, no caches, no cost, nothing reported; it notes
+    /// whether an entry above level <paramref name="cachedAbove"/> has a settled
+    /// change after <paramref name="cachedAt"/> (when the translation was cached).
     /// </summary>
-    private WalkOutcome Walk(in AmdDte dte, ushort deviceId, ulong iova, bool live, ref long cost, ref long oldestUsed, ref bool usedPdeCache)
+    private WalkOutcome Walk(in AmdDte dte, ushort deviceId, ulong iova, bool live, ref long cost, ref long oldestUsed, ref bool usedPdeCache,
+        long cachedAt = long.MaxValue, int cachedAbove = 0)
     {
         var result = new WalkOutcome();
         int level = (int)dte.Mode;
@@ -248,6 +269,8 @@ internal sealed class TranslationUnit
                     level = pde.NextLevel;
                     usedPdeCache = true;
                     oldestUsed = Math.Min(oldestUsed, pde.Epoch);
+                    result.PdeEpoch = pde.Epoch;
+                    result.PdeNextLevel = pde.NextLevel;
                     break;
                 }
             }
@@ -266,6 +289,10 @@ internal sealed class TranslationUnit
             {
                 cost += _costs.IommuMemoryAccessNs;
                 Monitor?.TableRead(deviceId, iova, table);
+            }
+            else if (level > cachedAbove && _changes.SettledChangeSince(ptePa, cachedAt))
+            {
+                result.SettledChange = true;
             }
             var pte = new AmdV1Pte(_memory.ReadU64(ptePa));
             if (!pte.Present)
@@ -350,15 +377,23 @@ internal sealed class TranslationUnit
         if (_snp.AnyStall && _snp.StalledUntil(spa) is long until)
             return TranslationResult.Stalled(spa, hit.SizeShift, true, cost, until);
         if (Monitor is { } monitor)
-            CompareWithMemory(monitor, dte, deviceId, iova, write, spa, hit.Read, hit.Write, oldestUsed);
+            CompareWithMemory(monitor, dte, deviceId, iova, write, spa, hit.Read, hit.Write, oldestUsed, hit.Epoch, 0);
         return Allowed(deviceId, iova, spa, hit.SizeShift, write, true, cost);
     }
 
-    private void CompareWithMemory(InvariantMonitor monitor, in AmdDte cachedDte, ushort deviceId, ulong iova, bool write, ulong spa, bool read, bool writeOk, long oldestUsed)
+    /// <summary>
+    /// Two rules judge a cached translation that disagrees with memory: an invalidation covering
+    /// it completed after it was cached, or a page-table entry it was built from changed after it
+    /// was cached (<paramref name="cachedAt"/>, levels above <paramref name="cachedAbove"/>) and a
+    /// COMPLETION_WAIT posted after that change completed. Before either, the hardware may still
+    /// use what it cached.
+    /// </summary>
+    private void CompareWithMemory(InvariantMonitor monitor, in AmdDte cachedDte, ushort deviceId, ulong iova, bool write, ulong spa, bool read, bool writeOk,
+        long oldestUsed, long cachedAt, int cachedAbove)
     {
         // The base may have moved since the entry was cached: the address is checked again.
         ulong dtePa = DteAddress(deviceId);
-        bool agrees;
+        bool agrees, settledChange = false;
         var dte = _limit.Reaches(dtePa, DteBytes) ? ReadDte(dtePa) : default;
         if (!dte.Valid || !dte.TranslationValid || dte.Mode == PagingMode.Disabled || !WellFormed(dte))
         {
@@ -368,11 +403,16 @@ internal sealed class TranslationUnit
         {
             long noCost = 0, noEpoch = 0;
             bool noCache = false;
-            var fresh = Walk(dte, deviceId, iova, live: false, ref noCost, ref noEpoch, ref noCache);
+            var fresh = Walk(dte, deviceId, iova, live: false, ref noCost, ref noEpoch, ref noCache, cachedAt, cachedAbove);
             agrees = !fresh.Fault && fresh.Spa == spa && fresh.Read == read && fresh.Write == writeOk;
+            settledChange = fresh.SettledChange;
         }
-        if (!agrees && InvalidatedSince(oldestUsed, cachedDte.DomainId, deviceId, iova))
+        if (agrees)
+            return;
+        if (InvalidatedSince(oldestUsed, cachedDte.DomainId, deviceId, iova))
             monitor.StaleTranslation(deviceId, iova, spa, write);
+        else if (settledChange)
+            monitor.StaleTranslationAfterCompletionWait(deviceId, iova, spa, write);
     }
 
     private TranslationResult Allowed(ushort deviceId, ulong iova, ulong spa, int shift, bool write, bool fromIotlb, long cost)
