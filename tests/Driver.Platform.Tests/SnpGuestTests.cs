@@ -146,4 +146,18 @@ public class SnpGuestTests
         activated.GetStructuredStateValue("Asid").ShouldBe("9");
         logs.WithId(2207).ShouldHaveSingleItem().GetStructuredStateValue("Asid").ShouldBe("9");
     }
+
+    [Fact]
+    public void A_shutdown_that_left_the_iommu_in_snp_mode_is_finished_by_the_next_one()
+    {
+        var m = Up();
+        PspMailbox.ShutdownEx(m, iommu: false).ShouldBe(SevStatus.Success);
+        m.Iommu.SnpEnforced.ShouldBeTrue();
+        RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Firmware);
+        PspMailbox.ShutdownEx(m, iommu: false).ShouldBe(SevStatus.Success);
+        m.Iommu.SnpEnforced.ShouldBeTrue("asked for nothing more");
+        PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
+        m.Iommu.SnpEnforced.ShouldBeFalse();
+        RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Reclaim);
+    }
 }

@@ -131,7 +131,12 @@ internal sealed partial class SnpFirmware
         if (request.Length != OneWord * sizeof(ulong))
             return Done(SevStatus.InvalidLen);
         if (!_initialized)
+        {
+            // An earlier shutdown may have left the IOMMU in SNP mode: this one finishes that half.
+            if (request.IommuSnpShutdown && _iommuPages.Count != 0)
+                ReleaseIommu();
             return Done(SevStatus.Success);
+        }
         if (_dfFlushRequired)
             return Done(SevStatus.DfflushRequired);
         _initialized = false;
@@ -142,14 +147,18 @@ internal sealed partial class SnpFirmware
         _tioEnabled = _tioInitialized = false;
         _iommu.UnbindAllTdis();
         if (request.IommuSnpShutdown)
-        {
-            foreach (var page in _iommuPages)
-                Write4K(page, RmpStates.Reclaim());
-            _iommuPages.Clear();
-            _iommu.DisableSnp();
-        }
+            ReleaseIommu();
         Log.PlatformChanged(_logger, "shut down", _iommuPages.Count);
         return new FirmwareOutcome(SevStatus.Success, _costs.PspInitNs);
+    }
+
+    // Enforcement off, the IOMMU's pages to Reclaim for the host to take back.
+    private void ReleaseIommu()
+    {
+        foreach (var page in _iommuPages)
+            Write4K(page, RmpStates.Reclaim());
+        _iommuPages.Clear();
+        _iommu.DisableSnp();
     }
 
     private FirmwareOutcome PlatformStatus(ulong[] words)
