@@ -24,6 +24,7 @@ namespace Driver.Benchmarks;
 public class IommuPtBenchmarks
 {
     private const int Invocations = 4096;
+    private const int WarmupIterations = 100;
     private const ulong K4 = 4096;
     private const ulong M2 = 2UL << 20;
     private const ulong G1 = 1UL << 30;
@@ -42,8 +43,9 @@ public class IommuPtBenchmarks
     {
         public ShortConfig()
         {
-            // More warmup than ShortRun: each iteration is short, and tiered compilation must settle first.
-            AddJob(Job.ShortRun.WithWarmupCount(12).WithInvocationCount(Invocations).WithUnrollFactor(1).WithId("short"));
+            // Far more warmup than ShortRun: an iteration lasts a few milliseconds, and with a dozen
+            // warmups the walk was still Tier-0 code when measured. A hundred let tiering settle.
+            AddJob(Job.ShortRun.WithWarmupCount(WarmupIterations).WithInvocationCount(Invocations).WithUnrollFactor(1).WithId("short"));
             AddColumn(StatisticColumn.Min);
         }
     }

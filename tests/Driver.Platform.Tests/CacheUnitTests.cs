@@ -35,6 +35,23 @@ public class CacheUnitTests
     }
 
     [Fact]
+    public void Replacement_starts_again_at_the_first_way_after_a_flush_of_everything()
+    {
+        var tlb = Iotlb(1, 2);
+        tlb.Fill(Line(1, 10));
+        tlb.Fill(Line(1, 11));
+        tlb.Fill(Line(1, 12));
+        tlb.InvalidateAll();
+        tlb.Count.ShouldBe(0);
+        tlb.Fill(Line(1, 20));
+        tlb.Fill(Line(1, 21));
+        tlb.Fill(Line(1, 22));
+        tlb.Find(new(1, 20)).ShouldBe(-1, "the first way is the next victim again");
+        tlb.Find(new(1, 21)).ShouldBeGreaterThanOrEqualTo(0);
+        tlb.Find(new(1, 22)).ShouldBe(0);
+    }
+
+    [Fact]
     public void Iotlb_refill_of_the_same_page_replaces_in_place()
     {
         var tlb = Iotlb(1, 2);

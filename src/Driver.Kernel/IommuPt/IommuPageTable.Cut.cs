@@ -34,13 +34,13 @@ public sealed partial class IommuPageTable<TFormat>
         public IommuPageTable<TFormat> Table;
         public Errno Error;
 
-        public bool Visit(ref PtState<TFormat> state)
+        public PtStep Visit(ref PtState<TFormat> state)
         {
             ulong cut = state.Va;
             if (state.Type == PtEntryType.Table)
             {
                 // On an item boundary nothing below can cross the cut.
-                return state.ItemVa != cut && PtWalk<TFormat>.Descend(ref this, ref state);
+                return state.ItemVa != cut ? PtStep.Descend : PtStep.Stop;
             }
             if (state.Type == PtEntryType.Leaf)
             {
@@ -48,8 +48,10 @@ public sealed partial class IommuPageTable<TFormat>
                 if (entryVa != cut)
                     Error = Table.SplitEntry(state.Level, state.TablePa, state.EntryIndex, entryVa, state.Item, cut);
             }
-            return false;
+            return PtStep.Stop;
         }
+
+        public readonly bool Ascend(ref PtState<TFormat> state) => true;
     }
 
     private Errno SplitEntry(int level, ulong tablePa, int firstIndex, ulong entryVa, ulong item, ulong cut)

@@ -32,12 +32,12 @@ public sealed partial class IommuPageTable<TFormat>
         public IovaBitmap Bitmap;
         public IotlbGather Gather;
 
-        public bool Visit(ref PtState<TFormat> state)
+        public readonly PtStep Visit(ref PtState<TFormat> state)
         {
             if (state.Type == PtEntryType.Table)
-                return PtWalk<TFormat>.Descend(ref this, ref state);
+                return PtStep.Descend;
             if (state.Type != PtEntryType.Leaf)
-                return true;
+                return PtStep.Next;
             int firstIndex = state.EntryIndex;
             int count = state.EntryItems;
             if (state.AnyDirty(firstIndex, count))
@@ -54,8 +54,10 @@ public sealed partial class IommuPageTable<TFormat>
                 }
             }
             state.SkipEntry();
-            return true;
+            return PtStep.Next;
         }
+
+        public readonly bool Ascend(ref PtState<TFormat> state) => true;
     }
 
     // Hardware may set A or D at any moment: clear D without losing its update.

@@ -17,20 +17,25 @@ public sealed partial class IommuPageTable<TFormat>
         public int TopLevel;
         public int SignExtendBits;
 
-        public bool Visit(ref PtState<TFormat> state)
+        public readonly bool Ascend(ref PtState<TFormat> state) => true;
+
+        public PtStep Visit(ref PtState<TFormat> state)
         {
             ulong itemVa = state.ItemVa;
             // In the top table of a split space the upper half is sign-extended.
             if (SignExtendBits != 0 && state.Level == TopLevel)
                 itemVa = (ulong)((long)(itemVa << SignExtendBits) >> SignExtendBits);
             if (state.Type == PtEntryType.Table)
-                return PtWalk<TFormat>.Whole(ref this, state.Memory, state.ChildTablePa, state.Level - 1, itemVa);
-            if (state.Type == PtEntryType.Leaf)
+            {
+                // Not a plain descent: the child translates from the sign-extended address.
+                PtWalk<TFormat>.Whole(ref this, state.Memory, state.ChildTablePa, state.Level - 1, itemVa);
+            }
+            else if (state.Type == PtEntryType.Leaf)
             {
                 Entries.Add(EntryInfo(ref state, itemVa));
                 state.SkipEntry();
             }
-            return true;
+            return PtStep.Next;
         }
     }
 }

@@ -23,17 +23,19 @@ public sealed partial class IommuPageTable<TFormat>
         public PtEntryInfo Entry;
         public bool Found;
 
-        public bool Visit(ref PtState<TFormat> state)
+        public PtStep Visit(ref PtState<TFormat> state)
         {
             if (state.Type == PtEntryType.Table)
-                return PtWalk<TFormat>.Descend(ref this, ref state);
+                return PtStep.Descend;
             if (state.Type == PtEntryType.Leaf)
             {
                 Entry = EntryInfo(ref state, state.Va & ~((1UL << state.EntryLg2) - 1));
                 Found = true;
             }
-            return false;
+            return PtStep.Stop;
         }
+
+        public readonly bool Ascend(ref PtState<TFormat> state) => true;
     }
 
     /// <summary>The entry the loaded leaf belongs to, starting at <paramref name="iova"/>.</summary>

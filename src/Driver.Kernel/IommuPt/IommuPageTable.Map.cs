@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Driver.Kernel.IommuPt;
 
 public sealed partial class IommuPageTable<TFormat>
@@ -56,6 +58,9 @@ public sealed partial class IommuPageTable<TFormat>
 
     private struct MapOp : IPtLevelOp<TFormat>
     {
+        // Items read at once; a multiple of every entry a leaf table run can hold (at most half a table).
+        private const int BurstItems = PtGeometry.ItemsPerTable / 2;
+
         public IommuPageTable<TFormat> Table;
         public ulong Oa;
         public ulong Attrs;
@@ -64,10 +69,21 @@ public sealed partial class IommuPageTable<TFormat>
         public IotlbGather? Gather;
         public Errno Error;
 
-        public bool Visit(ref PtState<TFormat> state)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public PtStep Visit(ref PtState<TFormat> state)
         {
             if (state.Level == LeafLevel)
-                return MapLeaves(ref state);
+                return MapLeaves(ref state) ? PtStep.Next : PtStep.Stop;
+            if (state.Type != PtEntryType.Table && !InstallTable(ref state))
+                return PtStep.Stop;
+            return PtStep.Descend;
+        }
+
+        public readonly bool Ascend(ref PtState<TFormat> state) => true;
+
+        // Puts a new table where the item is empty; a table another thread installed first will do too.
+        private bool InstallTable(ref PtState<TFormat> state)
+        {
             while (state.Type != PtEntryType.Table)
             {
                 if (state.Type == PtEntryType.Leaf)
@@ -79,24 +95,35 @@ public sealed partial class IommuPageTable<TFormat>
                 if (seen == state.Item)
                 {
                     state.Reload(desired);
-                    break;
+                    return true;
                 }
                 // Another thread installed a table here first: ours was never visible.
                 Table.LostInstall(newTable, state.Level);
                 state.Reload(seen);
             }
-            return PtWalk<TFormat>.Descend(ref this, ref state);
+            return true;
+        }
+
+        // One leaf of one item, the loaded one: the common single-page map, without the run machinery.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private bool MapLeaves(ref PtState<TFormat> state)
+        {
+            if (state.EndIndex != state.Index || LeafLg2 != state.ItemLg2 || state.Type != PtEntryType.Empty)
+                return MapLeafRun(ref state);
+            state.Memory.WriteU64(state.ItemPa, TFormat.MakeLeaf(Oa, LeafLg2, state.Level, Attrs));
+            Oa += 1UL << LeafLg2;
+            return true;
         }
 
         // Writes runs of leaves inside one table: the point of the library.
-        private bool MapLeaves(ref PtState<TFormat> state)
+        private bool MapLeafRun(ref PtState<TFormat> state)
         {
             int level = state.Level;
             int leafLg2 = LeafLg2;
             int step = 1 << (leafLg2 - state.ItemLg2);
             ulong size = 1UL << leafLg2;
-            ulong itemPa = state.ItemPa;
-            ulong endPa = state.PaOf(state.EndIndex);
+            int index = state.Index;
+            int end = state.EndIndex;
             ulong va = state.Va;
             ulong firstOa = Oa;
             ulong oa = firstOa;
@@ -105,44 +132,45 @@ public sealed partial class IommuPageTable<TFormat>
             ulong leafStep = TFormat.MakeLeaf(size, leafLg2, level, 0) - TFormat.MakeLeaf(0, leafLg2, level, 0);
             var memory = state.Memory;
             var err = Errno.Ok;
-            if (step == 1)
+            // The items are read in bursts, which hold whole entries: a range only starts on an entry.
+            Span<ulong> burst = stackalloc ulong[Math.Min(BurstItems, end - index + 1)];
+            while (index <= end && err == Errno.Ok)
             {
-                // The first item is loaded already.
-                ulong old = state.Item;
-                while (true)
+                var items = burst[..Math.Min(burst.Length, end - index + 1)];
+                // A run of one item is loaded already.
+                if (end == state.Index)
+                    items[0] = state.Item;
+                else
+                    state.ReadItems(index, items);
+                for (int first = 0; first < items.Length; first += step)
                 {
-                    if (TFormat.Classify(old, level) != PtEntryType.Empty)
+                    ulong entryPa = state.PaOf(index + first);
+                    if (!AllEmpty(items.Slice(first, step), level))
                     {
-                        err = ClearForLeaf(ref state, itemPa, 1, va + (oa - firstOa));
+                        err = ClearForLeaf(ref state, entryPa, step, va + (oa - firstOa));
                         if (err != Errno.Ok)
                             break;
                     }
-                    memory.WriteU64(itemPa, leaf);
-                    leaf += leafStep;
-                    oa += size;
-                    itemPa += PtGeometry.ItemBytes;
-                    if (itemPa > endPa)
-                        break;
-                    old = memory.ReadU64(itemPa);
-                }
-            }
-            else
-            {
-                ulong run = (ulong)step * PtGeometry.ItemBytes;
-                for (; itemPa <= endPa; itemPa += run)
-                {
-                    err = ClearForLeaf(ref state, itemPa, step, va + (oa - firstOa));
-                    if (err != Errno.Ok)
-                        break;
-                    for (ulong pa = itemPa; pa < itemPa + run; pa += PtGeometry.ItemBytes)
-                        memory.WriteU64(pa, leaf);
+                    for (int i = 0; i < step; i++)
+                        memory.WriteU64(entryPa + ((ulong)i * PtGeometry.ItemBytes), leaf);
                     leaf += leafStep;
                     oa += size;
                 }
+                index += items.Length;
             }
             Oa = oa;
-            state.NextIndex = state.EndIndex + 1;
+            state.NextIndex = end + 1;
             return err == Errno.Ok || Stop(err);
+        }
+
+        private static bool AllEmpty(ReadOnlySpan<ulong> items, int level)
+        {
+            foreach (ulong item in items)
+            {
+                if (TFormat.Classify(item, level) != PtEntryType.Empty)
+                    return false;
+            }
+            return true;
         }
 
         /// <summary>

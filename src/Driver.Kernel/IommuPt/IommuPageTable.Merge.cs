@@ -92,7 +92,9 @@ public sealed partial class IommuPageTable<TFormat>
         public IotlbGather Gather;
         public MergeItem[] Items;
 
-        public bool Visit(ref PtState<TFormat> state)
+        public readonly bool Ascend(ref PtState<TFormat> state) => true;
+
+        public PtStep Visit(ref PtState<TFormat> state)
         {
             ref var slot = ref Items[state.Index - state.FirstIndex];
             ulong itemVa = state.ItemVa;
@@ -117,7 +119,7 @@ public sealed partial class IommuPageTable<TFormat>
                 slot.EntryLg2 = -1;
                 slot.ChildTablePa = state.ChildTablePa;
             }
-            return true;
+            return PtStep.Next;
         }
     }
 

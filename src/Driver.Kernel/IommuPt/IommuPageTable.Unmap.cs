@@ -36,43 +36,88 @@ public sealed partial class IommuPageTable<TFormat>
 
     private struct UnmapOp : IPtLevelOp<TFormat>
     {
+        // Items read at once.
+        private const int BurstItems = PtGeometry.ItemsPerTable / 2;
+
         public ulong Unmapped;
         public List<ulong>? Freed;
         public Errno Error;
 
-        public bool Visit(ref PtState<TFormat> state)
+        public PtStep Visit(ref PtState<TFormat> state)
         {
             switch (state.Type)
             {
                 case PtEntryType.Leaf:
-                    int sizeLg2 = state.EntryLg2;
                     // Only the first item can start mid-entry: the rest follow whole entries.
-                    if (state.Index == state.FirstIndex && (state.Va & ((1UL << sizeLg2) - 1)) != 0)
+                    if (state.Index == state.FirstIndex && (state.Va & ((1UL << state.EntryLg2) - 1)) != 0)
                         return Stop(Errno.EINVAL);
-                    int count = state.EntryItems;
-                    state.Store(state.Index, count, 0);
-                    Unmapped += 1UL << sizeLg2;
-                    state.NextIndex = state.Index + count;
-                    return true;
+                    ClearLeaves(ref state);
+                    return PtStep.Next;
                 case PtEntryType.Table:
-                    if (!PtWalk<TFormat>.Descend(ref this, ref state))
-                        return false;
-                    // Unhook a table the range covers whole; free it after the flush.
-                    if (state.CoversItem)
-                    {
-                        state.Store(state.Index, 1, 0);
-                        (Freed ??= []).Add(state.ChildTablePa);
-                    }
-                    return true;
+                    // A table the range covers whole is unhooked on the way back up.
+                    return state.CoversItem ? PtStep.DescendThenAscend : PtStep.Descend;
                 default:
                     return Stop(Errno.ENOENT);
             }
         }
 
-        private bool Stop(Errno err)
+        // Unhook a table the range covered whole; free it after the flush.
+        public bool Ascend(ref PtState<TFormat> state)
+        {
+            state.Store(state.Index, 1, 0);
+            (Freed ??= []).Add(state.ChildTablePa);
+            return true;
+        }
+
+        // Clears the run of leaves from the loaded one up to the end of the range in this table or the
+        // next item that is not a leaf, which the walk visits next. Whole entries only, as they start in range.
+        private void ClearLeaves(ref PtState<TFormat> state)
+        {
+            int next = ClearEntry(ref state, state.Index, state.Item);
+            if (next <= state.EndIndex)
+                next = ClearMoreLeaves(ref state, next);
+            state.NextIndex = next;
+        }
+
+        // The items after the first entry are read in bursts (nobody else writes them).
+        private int ClearMoreLeaves(ref PtState<TFormat> state, int index)
+        {
+            int end = state.EndIndex;
+            Span<ulong> burst = stackalloc ulong[Math.Min(BurstItems, end - index + 1)];
+            int burstFirst = index;
+            int burstCount = 0;
+            while (index <= end)
+            {
+                if (index - burstFirst >= burstCount)
+                {
+                    burstFirst = index;
+                    burstCount = Math.Min(burst.Length, end - index + 1);
+                    state.ReadItems(index, burst[..burstCount]);
+                }
+                ulong item = burst[index - burstFirst];
+                if (TFormat.Classify(item, state.Level) != PtEntryType.Leaf)
+                    break;
+                index = ClearEntry(ref state, index, item);
+            }
+            return index;
+        }
+
+        // Clears the whole entry whose first item is at index; returns the index after it.
+        private int ClearEntry(ref PtState<TFormat> state, int index, ulong item)
+        {
+            int sizeLg2 = TFormat.LeafSizeLg2(item, state.Level);
+            int count = 1 << (sizeLg2 - state.ItemLg2);
+            ulong pa = state.PaOf(index);
+            for (int i = 0; i < count; i++)
+                state.Memory.WriteU64(pa + ((ulong)i * PtGeometry.ItemBytes), 0);
+            Unmapped += 1UL << sizeLg2;
+            return index + count;
+        }
+
+        private PtStep Stop(Errno err)
         {
             Error = err;
-            return false;
+            return PtStep.Stop;
         }
     }
 }

@@ -198,16 +198,18 @@ public sealed partial class IommuPageTable<TFormat>
         public List<ulong> Frames;
         public bool CheckMapped;
 
-        public bool Visit(ref PtState<TFormat> state)
+        public readonly PtStep Visit(ref PtState<TFormat> state)
         {
             if (state.Type == PtEntryType.Leaf)
-                return !CheckMapped;
+                return CheckMapped ? PtStep.Stop : PtStep.Next;
             if (state.Type != PtEntryType.Table)
-                return true;
+                return PtStep.Next;
             Frames.Add(state.ChildTablePa);
             // A leaf table holds no tables: nothing to look at unless a leaf matters.
-            return (state.Level == 1 && !CheckMapped) || PtWalk<TFormat>.Descend(ref this, ref state);
+            return state.Level == 1 && !CheckMapped ? PtStep.Next : PtStep.Descend;
         }
+
+        public readonly bool Ascend(ref PtState<TFormat> state) => true;
     }
 
     // A table that lost the compare-and-swap was never visible: free it at once.

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Driver.Hw.Interfaces;
 
 namespace Driver.Kernel.IommuPt;
@@ -6,20 +7,14 @@ namespace Driver.Kernel.IommuPt;
 /// <summary>
 /// Where a walk stands in one table (Linux's pt_state): the table, its level,
 /// the part va..last of the walk's range that falls in it, the item at
-/// <see cref="Index"/> as last loaded, and what that item's child covers.
-/// Only <see cref="PtWalk{TFormat}"/> creates one.
+/// <see cref="Index"/> as last loaded, and what that item's child covers
+/// (computed when asked). Only <see cref="PtWalk{TFormat}"/> creates one, and
+/// moves it down into a child table in place when nothing else of the table is left.
 /// </summary>
 internal ref struct PtState<TFormat>
     where TFormat : struct, IPtFormat
 {
     public readonly IPhysicalMemory Memory;
-    public readonly ulong TablePa;
-    public readonly int Level;
-    public readonly ulong Va;
-    public readonly ulong Last;
-    public readonly int FirstIndex;
-    public readonly int EndIndex;
-    private readonly ulong _tableVa;
 
     /// <summary>The item the walk is at.</summary>
     public int Index;
@@ -32,20 +27,28 @@ internal ref struct PtState<TFormat>
 
     public PtEntryType Type;
 
+    private ulong _tableVa;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PtState(IPhysicalMemory memory, ulong tablePa, int level, ulong va, ulong last)
     {
         Memory = memory;
-        TablePa = tablePa;
-        Level = level;
-        Va = va;
-        Last = last;
-        FirstIndex = PtGeometry.Index(va, level);
-        EndIndex = PtGeometry.Index(last, level);
         int tableLg2 = PtGeometry.TableLg2(level);
-        _tableVa = tableLg2 >= 64 ? 0 : va & ~((1UL << tableLg2) - 1);
-        Index = FirstIndex;
+        Enter(tablePa, level, va, last, tableLg2 >= 64 ? 0 : va & ~((1UL << tableLg2) - 1));
     }
+
+    public ulong TablePa { readonly get; private set; }
+
+    public int Level { readonly get; private set; }
+
+    /// <summary>The part of the walk's range that falls in this table.</summary>
+    public ulong Va { readonly get; private set; }
+
+    public ulong Last { readonly get; private set; }
+
+    public int FirstIndex { readonly get; private set; }
+
+    public int EndIndex { readonly get; private set; }
 
     public readonly int ItemLg2
     {
@@ -101,6 +104,27 @@ internal ref struct PtState<TFormat>
     /// <summary>Index of the first item of the current leaf entry.</summary>
     public readonly int EntryIndex => Index & ~(EntryItems - 1);
 
+    /// <summary>Moves the walk into the child table of the current (table) item, over the part of the range under it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void EnterChild()
+    {
+        ulong itemVa = ItemVa;
+        Enter(ChildTablePa, Level - 1, Math.Max(Va, itemVa), Math.Min(Last, itemVa + ((1UL << ItemLg2) - 1)), itemVa);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enter(ulong tablePa, int level, ulong va, ulong last, ulong tableVa)
+    {
+        TablePa = tablePa;
+        Level = level;
+        Va = va;
+        Last = last;
+        _tableVa = tableVa;
+        FirstIndex = PtGeometry.Index(va, level);
+        EndIndex = PtGeometry.Index(last, level);
+        Index = FirstIndex;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly ulong PaOf(int index) => TablePa + ((ulong)index * PtGeometry.ItemBytes);
 
@@ -132,6 +156,12 @@ internal ref struct PtState<TFormat>
         for (int i = 0; i < count; i++)
             Memory.WriteU64(PaOf(index + i), value);
     }
+
+    /// <summary>
+    /// Reads <paramref name="items"/>.Length items from <paramref name="index"/> in one access: for
+    /// a look at items nobody else writes (the caller's range; hardware only sets bits in present leaves).
+    /// </summary>
+    public readonly void ReadItems(int index, Span<ulong> items) => Memory.Read(PaOf(index), MemoryMarshal.AsBytes(items));
 
     /// <summary>A contiguous entry is dirty when any of its items is.</summary>
     public readonly bool AnyDirty(int index, int count)

@@ -11,9 +11,9 @@ public class TranslationUnitTests
     private const ushort Dev = 3;
     private const ushort Domain = 9;
 
-    private static PartsRig Rig()
+    private static PartsRig Rig(IommuConfig? config = null)
     {
-        var rig = new PartsRig();
+        var rig = new PartsRig(config: config);
         rig.Translation.DeviceTable = new DeviceTableBaseRegister(0).WithBase(DevTab).WithSize(0);
         rig.Translation.Enabled = true;
         var dte = TestDriver.Dte(Root, PagingMode.Level2, Domain);
@@ -43,6 +43,31 @@ public class TranslationUnitTests
         rig.Translation.IotlbCount.ShouldBe(1);
         rig.Translation.PdeCacheCount.ShouldBe(1);
         rig.Translation.Translate(Dev, 0x1010, write: true).ShouldBe(TranslationResult.Allowed(0x7010, 12, true, 0));
+    }
+
+    [Fact]
+    public void A_cached_directory_entry_is_walked_instead_of_memory_even_in_the_first_line()
+    {
+        // One line: the entry sits at index 0 of the cache.
+        var rig = Rig(new IommuConfig { PdeCacheSets = 1, PdeCacheWays = 1 });
+        rig.Translation.Translate(Dev, 0x1000, write: false).IsOk.ShouldBeTrue();
+        rig.Translation.InvalidatePages(Domain, InvalidationRange.All, pde: false);
+        rig.Memory.WriteU64(Root, 0);
+        rig.Translation.Translate(Dev, 0x1008, write: false)
+            .ShouldBe(TranslationResult.Allowed(0x7008, 12, false, rig.Costs.IommuMemoryAccessNs), "one read: the leaf table, through the stale directory entry");
+    }
+
+    [Fact]
+    public void A_cached_directory_entry_keeps_the_permissions_it_was_walked_with()
+    {
+        var rig = Rig(new IommuConfig { PdeCacheSets = 1, PdeCacheWays = 1 });
+        rig.Memory.WriteU64(Root, TestDriver.Pte(Root + 0x1000, 1, read: false).Raw);
+        rig.Translation.Translate(Dev, 0x1000, write: true).IsOk.ShouldBeTrue();
+        rig.Translation.InvalidatePages(Domain, InvalidationRange.All, pde: false);
+        rig.Memory.WriteU64(Root, TestDriver.Pte(Root + 0x1000, 1).Raw);
+        rig.Translation.Translate(Dev, 0x1000, write: false).Status.ShouldBe(TranslationStatus.IoPageFault, "the cached entry still denies reads");
+        rig.Translation.InvalidatePages(Domain, InvalidationRange.All, pde: true);
+        rig.Translation.Translate(Dev, 0x1000, write: false).IsOk.ShouldBeTrue();
     }
 
     [Fact]
