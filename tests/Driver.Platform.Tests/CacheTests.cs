@@ -9,11 +9,11 @@ public class CacheTests
     private const ushort Dev = 0x20;
     private const ushort Domain = 7;
 
-    private static (TestDriver D, ulong Root) Setup()
+    private static (DeviceRig D, ulong Root) Setup()
     {
-        var d = new TestDriver(new MachineConfig { Monitors = false }).Init();
+        var d = new DeviceRig(new MachineConfig { Monitors = false }).Init();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         return (d, root);
     }
 
@@ -23,12 +23,12 @@ public class CacheTests
         var (d, root) = Setup();
         ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
-        d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);
+        d.Mem.WriteU64(slot, DeviceRig.Pte(0xB000, 0).Raw);
         var stale = d.Dma(Dev, 0x5000);
         stale.Spa.ShouldBe(0xA000UL);
         stale.Result.FromIotlb.ShouldBeTrue();
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x5000));
+        d.RunCommands().ShouldBeTrue();
         var fresh = d.Dma(Dev, 0x5000);
         fresh.Spa.ShouldBe(0xB000UL);
         fresh.Result.FromIotlb.ShouldBeFalse();
@@ -42,8 +42,8 @@ public class CacheTests
         d.Dma(Dev, 0x5000).Status.ShouldBe(TranslationStatus.Ok);
         d.Mem.WriteU64(slot, 0);
         d.Dma(Dev, 0x5000).Status.ShouldBe(TranslationStatus.Ok);
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x5000));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Status.ShouldBe(TranslationStatus.IoPageFault);
     }
 
@@ -61,8 +61,8 @@ public class CacheTests
             d.Dma(Dev, iova).Status.ShouldBe(TranslationStatus.Ok);
         foreach (var slot in slots)
             d.Mem.WriteU64(slot, 0);
-        d.Submit(TestDriver.InvalidatePages(Domain, address, size));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, address, size));
+        d.RunCommands().ShouldBeTrue();
         foreach (var iova in flushed)
             d.Dma(Dev, iova).Status.ShouldBe(TranslationStatus.IoPageFault, $"0x{iova:x} flushed");
         foreach (var iova in kept)
@@ -76,11 +76,11 @@ public class CacheTests
         ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
         d.Dma(Dev, 0x5000);
         d.Mem.WriteU64(slot, 0);
-        d.Submit(TestDriver.InvalidateAllPages(Domain + 1));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidateAllPages(Domain + 1));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Status.ShouldBe(TranslationStatus.Ok);
-        d.Submit(TestDriver.InvalidateAllPages(Domain));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidateAllPages(Domain));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Status.ShouldBe(TranslationStatus.IoPageFault);
     }
 
@@ -94,7 +94,7 @@ public class CacheTests
         var c = default(InvalidateIommuPagesCommand).WithOpcode(CommandOpcode.InvalidateIommuPages).WithDomainId(Domain)
             .WithAddress(0x7FFF_FFFF_FFFF_F000).WithSize(true).WithPde(true).WithGuestNested(true);
         d.Submit((c.GetWord(0), c.GetWord(1)));
-        d.Sync().ShouldBeTrue();
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Status.ShouldBe(TranslationStatus.Ok);
     }
 
@@ -106,17 +106,17 @@ public class CacheTests
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
         // Move the range to a new level-2 table whose leaf points elsewhere.
         ulong level2 = d.AllocTable(), level1 = d.AllocTable();
-        d.Mem.WriteU64(level2, TestDriver.Pte(level1, 1).Raw);
-        d.Mem.WriteU64(level1 + 5 * 8, TestDriver.Pte(0xC000, 0).Raw);
-        d.Mem.WriteU64(root, TestDriver.Pte(level2, 2).Raw);
+        d.Mem.WriteU64(level2, DeviceRig.Pte(level1, 1).Raw);
+        d.Mem.WriteU64(level1 + 5 * 8, DeviceRig.Pte(0xC000, 0).Raw);
+        d.Mem.WriteU64(root, DeviceRig.Pte(level2, 2).Raw);
 
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x5000));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL, "the PDE cache still points at the old tables");
         d.Machine.Iommu.PdeCacheCount.ShouldBeGreaterThan(0);
 
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000, pde: true));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x5000, pde: true));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xC000UL);
     }
 
@@ -128,10 +128,10 @@ public class CacheTests
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
         ulong other = d.AllocTable();
         d.Map4K(other, 3, 0x5000, 0xD000);
-        d.SetDte(Dev, TestDriver.Dte(other, PagingMode.Level3, Domain + 1));
+        d.SetDte(Dev, DeviceRig.Dte(other, PagingMode.Level3, Domain + 1));
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
-        d.Submit(TestDriver.InvalidateDte(Dev));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidateDte(Dev));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xD000UL);
     }
 
@@ -143,9 +143,9 @@ public class CacheTests
         d.Dma(Dev, 0x5000);
         d.Machine.Iommu.IotlbCount.ShouldBe(1);
         d.Machine.Iommu.PdeCacheCount.ShouldBe(2);
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain).WithTranslationValid(false));
-        d.Submit(TestDriver.InvalidateIommuAll());
-        d.Sync().ShouldBeTrue();
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain).WithTranslationValid(false));
+        d.Submit(DeviceRig.InvalidateIommuAll());
+        d.RunCommands().ShouldBeTrue();
         d.Machine.Iommu.IotlbCount.ShouldBe(0);
         d.Machine.Iommu.PdeCacheCount.ShouldBe(0);
         d.Dma(Dev, 0x5000).Status.ShouldBe(TranslationStatus.Blocked);
@@ -155,12 +155,12 @@ public class CacheTests
     public void Large_pages_are_dropped_by_any_overlapping_invalidation()
     {
         var (d, root) = Setup();
-        ulong slot = d.Map(root, 3, 0x20_0000, TestDriver.Pte(0x40_0000, 0), 2);
+        ulong slot = d.Map(root, 3, 0x20_0000, DeviceRig.Pte(0x40_0000, 0), 2);
         d.Dma(Dev, 0x20_0000).Result.PageShift.ShouldBe(21);
         d.Dma(Dev, 0x3F_F000).Spa.ShouldBe(0x5F_F000UL);
         d.Mem.WriteU64(slot, 0);
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x30_0000));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x30_0000));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x20_0000).Status.ShouldBe(TranslationStatus.IoPageFault);
         d.Dma(Dev, 0x3F_F000).Status.ShouldBe(TranslationStatus.IoPageFault);
     }
@@ -168,9 +168,9 @@ public class CacheTests
     [Fact]
     public void The_iotlb_has_a_capacity()
     {
-        var d = new TestDriver(new MachineConfig { Monitors = false, Iommu = new IommuConfig { IotlbSets = 2, IotlbWays = 2 } }).Init();
+        var d = new DeviceRig(new MachineConfig { Monitors = false, Iommu = new IommuConfig { IotlbSets = 2, IotlbWays = 2 } }).Init();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         for (ulong i = 0; i < 16; i++)
         {
             d.Map4K(root, 3, i << 12, 0x10_0000 + (i << 12));
@@ -184,10 +184,10 @@ public class CacheTests
     [Fact]
     public void The_dte_cache_is_direct_mapped_and_evicts()
     {
-        var d = new TestDriver(new MachineConfig { Monitors = false, Iommu = new IommuConfig { DteCacheEntries = 4 } }).Init();
+        var d = new DeviceRig(new MachineConfig { Monitors = false, Iommu = new IommuConfig { DteCacheEntries = 4 } }).Init();
         ulong root = d.AllocTable();
         d.Map4K(root, 3, 0x5000, 0xA000);
-        d.SetDte(1, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(1, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         d.Dma(1, 0x5000).Status.ShouldBe(TranslationStatus.Ok);
         d.SetDte(1, default);
         d.Dma(1, 0x5000).Spa.ShouldBe(0xA000UL);

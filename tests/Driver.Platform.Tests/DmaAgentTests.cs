@@ -9,11 +9,11 @@ public class DmaAgentTests
     private const ushort Dev = 0x50;
     private const ushort Domain = 2;
 
-    private static (TestDriver D, ulong Root) Setup()
+    private static (DeviceRig D, ulong Root) Setup()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         return (d, root);
     }
 
@@ -40,7 +40,7 @@ public class DmaAgentTests
         var fault = new IoPageFaultDetailEvent([agent.Records[1].EventWord0, agent.Records[1].EventWord1]);
         fault.PermissionFault.ShouldBeTrue();
         fault.Write.ShouldBeTrue();
-        TestDriver.Code((agent.Records[2].EventWord0, agent.Records[2].EventWord1)).ShouldBe(EventCode.IoPageFault);
+        DeviceRig.Code((agent.Records[2].EventWord0, agent.Records[2].EventWord1)).ShouldBe(EventCode.IoPageFault);
         agent.NextDueNs.ShouldBe(long.MaxValue);
         agent.DeviceId.ShouldBe(Dev);
     }
@@ -73,7 +73,7 @@ public class DmaAgentTests
     public void Blocked_and_refused_outcomes()
     {
         var d = PspMailbox.SnpMachine();
-        d.SetDte(Dev, TestDriver.Dte(0, PagingMode.Level3, Domain).WithTranslationValid(false));
+        d.SetDte(Dev, DeviceRig.Dte(0, PagingMode.Level3, Domain).WithTranslationValid(false));
         d.Machine.Cpu.Rmpupdate(0x8000, new RmpUpdateArgs(0, true, false, false, 3)).ShouldBe(RmpUpdateResult.Success);
         var blocked = d.Machine.AddDmaAgent(new DmaAgentConfig(Dev, [new DmaOp(0x1000, 8, false)]));
         var refused = d.Machine.AddDmaAgent(new DmaAgentConfig(Dev + 1, [new DmaOp(0x8000, 8, false)]));

@@ -4,16 +4,16 @@ namespace Driver.Platform.Tests;
 
 public class EventLogTests
 {
-    private static void Fault(TestDriver d, int count)
+    private static void Fault(DeviceRig d, int count)
     {
         for (int i = 0; i < count; i++)
             d.Machine.Iommu.Translate(1, (ulong)i << 12, false);
     }
 
-    private static TestDriver WithFaultingDevice(byte length = 8)
+    private static DeviceRig WithFaultingDevice(byte length = 8)
     {
-        var d = new TestDriver().Init(length);
-        d.SetDte(1, TestDriver.Dte(d.AllocTable(), PagingMode.Level3, 9));
+        var d = new DeviceRig().Init(length);
+        d.SetDte(1, DeviceRig.Dte(d.AllocTable(), PagingMode.Level3, 9));
         return d;
     }
 
@@ -88,7 +88,7 @@ public class EventLogTests
         d.Write64(AmdIommuMmio.ControlOffset, d.Control.WithCmdBufEn(true).Raw);
         d.Machine.Scheduler.RunUntilIdle();
         var ev = d.DrainEvents().Single();
-        TestDriver.Code(ev).ShouldBe(EventCode.CommandHardwareError);
+        DeviceRig.Code(ev).ShouldBe(EventCode.CommandHardwareError);
         new CommandHardwareErrorEvent([ev.W0, ev.W1]).Address.ShouldBe(top + 256 * 16);
         d.Status.CmdBufRun.ShouldBeFalse();
 

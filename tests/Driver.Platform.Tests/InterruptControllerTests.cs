@@ -82,11 +82,11 @@ public class InterruptControllerTests
     [Fact]
     public void The_iommu_raises_its_line_when_it_logs_an_event_with_EventIntEn()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         int runs = 0;
         d.Machine.Interrupts.RequestIrq(Machine.IommuIrq, () => runs++).ShouldBeTrue();
         d.Write64(AmdIommuMmio.ControlOffset, d.Control.WithEventIntEn(true).Raw);
-        d.SetDte(0x77, TestDriver.Dte(d.AllocTable(), PagingMode.Level3, 6));
+        d.SetDte(0x77, DeviceRig.Dte(d.AllocTable(), PagingMode.Level3, 6));
         d.Dma(0x77, 0x1000).Status.ShouldBe(Driver.Platform.Iommu.TranslationStatus.IoPageFault);
         runs.ShouldBe(0, "the fault was taken inside the device");
         d.Machine.Clock.Delay(1);

@@ -8,7 +8,7 @@ public class IommuRegisterTests
     [Fact]
     public void Efr_reads_the_configured_capabilities_and_ignores_writes()
     {
-        var d = new TestDriver();
+        var d = new DeviceRig();
         var efr = new ExtendedFeatureRegister(d.Read64(AmdIommuMmio.ExtendedFeatureOffset));
         efr.SnpSup.ShouldBeTrue();
         efr.IaSup.ShouldBeTrue();
@@ -22,7 +22,7 @@ public class IommuRegisterTests
     [Fact]
     public void Base_registers_keep_reserved_bits_clear_and_reset_ring_pointers()
     {
-        var d = new TestDriver().Init(enable: false);
+        var d = new DeviceRig().Init(enable: false);
         d.Write64(AmdIommuMmio.CommandBufferHeadOffset, new RingPointerRegister(0).WithOffset(3).Raw);
         d.Write64(AmdIommuMmio.CommandBufferTailOffset, new RingPointerRegister(0).WithOffset(5).Raw);
         d.Write64(AmdIommuMmio.EventLogHeadOffset, new RingPointerRegister(0).WithOffset(3).Raw);
@@ -38,7 +38,7 @@ public class IommuRegisterTests
         d.Read64(AmdIommuMmio.CommandBufferHeadOffset).ShouldBe(0UL);
         d.Read64(AmdIommuMmio.CommandBufferTailOffset).ShouldBe(0UL);
 
-        d.Write64(AmdIommuMmio.EventLogBaseOffset, new EventLogBaseRegister(0).WithBase(TestDriver.EventLog).WithLength(8).Raw);
+        d.Write64(AmdIommuMmio.EventLogBaseOffset, new EventLogBaseRegister(0).WithBase(DeviceRig.EventLog).WithLength(8).Raw);
         d.Read64(AmdIommuMmio.EventLogHeadOffset).ShouldBe(0UL);
         d.Read64(AmdIommuMmio.EventLogTailOffset).ShouldBe(0UL);
 
@@ -51,7 +51,7 @@ public class IommuRegisterTests
     [Fact]
     public void Exclusion_registers_round_trip_and_the_limit_reads_its_low_bits_as_ones()
     {
-        var d = new TestDriver();
+        var d = new DeviceRig();
         d.Write64(AmdIommuMmio.ExclusionBaseOffset, new ExclusionBaseRegister(0).WithBase(0x5000).WithExEn(true).Raw);
         d.Write64(AmdIommuMmio.ExclusionLimitOffset, 0x7000);
         new ExclusionBaseRegister(d.Read64(AmdIommuMmio.ExclusionBaseOffset)).Base.ShouldBe(0x5000UL);
@@ -61,8 +61,8 @@ public class IommuRegisterTests
     [Fact]
     public void Status_bits_are_w1c_and_run_bits_read_only()
     {
-        var d = new TestDriver().Init();
-        d.Submit(TestDriver.CompletionWait(0, 0, store: false, interrupt: true));
+        var d = new DeviceRig().Init();
+        d.Submit(DeviceRig.CompletionWait(0, 0, store: false, interrupt: true));
         d.Machine.Scheduler.RunUntilIdle();
         var status = d.Status;
         status.ComWaitInt.ShouldBeTrue();
@@ -78,7 +78,7 @@ public class IommuRegisterTests
     [Fact]
     public void Thirty_two_bit_accesses_see_and_change_one_half()
     {
-        var d = new TestDriver();
+        var d = new DeviceRig();
         ulong ctl = Machine.IommuMmioBase + AmdIommuMmio.ControlOffset;
         d.Mmio.Write32(ctl, 0x1005).ShouldBe(MmioStatus.Ok);
         d.Mmio.Write32(ctl + 4, 0x2000_0000).ShouldBe(MmioStatus.Ok);
@@ -92,8 +92,8 @@ public class IommuRegisterTests
     [Fact]
     public void A_32_bit_write_to_the_status_high_half_clears_no_w1c_bit()
     {
-        var d = new TestDriver().Init();
-        d.Submit(TestDriver.CompletionWait(0, 0, store: false, interrupt: true));
+        var d = new DeviceRig().Init();
+        d.Submit(DeviceRig.CompletionWait(0, 0, store: false, interrupt: true));
         d.Machine.Scheduler.RunUntilIdle();
         d.Mmio.Write32(Machine.IommuMmioBase + AmdIommuMmio.StatusOffset + 4, 0).ShouldBe(MmioStatus.Ok);
         d.Status.ComWaitInt.ShouldBeTrue();
@@ -104,7 +104,7 @@ public class IommuRegisterTests
     [Fact]
     public void Unimplemented_offsets_read_zero_and_ignore_writes()
     {
-        var d = new TestDriver();
+        var d = new DeviceRig();
         d.Write64(0x1000, ulong.MaxValue);
         d.Read64(0x1000).ShouldBe(0UL);
     }

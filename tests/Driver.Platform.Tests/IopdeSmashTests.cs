@@ -14,16 +14,16 @@ public class IopdeSmashTests
     private const ulong Spa = 0x4000_0000;
     private const ulong Iova = 0x20_0000;
 
-    private static (TestDriver D, ulong Slot, ulong Table) Setup(MachineConfig? config = null)
+    private static (DeviceRig D, ulong Slot, ulong Table) Setup(MachineConfig? config = null)
     {
         var d = PspMailbox.SnpMachine(config: config);
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         d.Machine.Cpu.Rmpupdate(Spa, new RmpUpdateArgs(0, false, true, false, 0)).ShouldBe(RmpUpdateResult.Success);
-        ulong slot = d.Map(root, 3, Iova, TestDriver.Pte(Spa, 0), 2);
+        ulong slot = d.Map(root, 3, Iova, DeviceRig.Pte(Spa, 0), 2);
         ulong table = d.AllocTable();
         for (ulong i = 0; i < 512; i++)
-            d.Mem.WriteU64(table + i * 8, TestDriver.Pte(Spa + (i << 12), 0).Raw);
+            d.Mem.WriteU64(table + i * 8, DeviceRig.Pte(Spa + (i << 12), 0).Raw);
         return (d, slot, table);
     }
 
@@ -69,9 +69,9 @@ public class IopdeSmashTests
         var m = d.Machine;
         var agent = m.AddDmaAgent(new DmaAgentConfig(Dev, [new DmaOp(Iova + 0x3000, 64, false)]) { StartNs = m.SimClock.NowNs, IntervalNs = 100, Transactions = 100_000 });
         // Linux order: swap the IOPDE, flush, then PSMASH.
-        m.KernelMemory.WriteU64(slot, TestDriver.Pte(table, 1).Raw);
-        d.Submit(TestDriver.InvalidatePages(Domain, Iova, size: true, pde: true));
-        d.Sync().ShouldBeTrue();
+        m.KernelMemory.WriteU64(slot, DeviceRig.Pte(table, 1).Raw);
+        d.Submit(DeviceRig.InvalidatePages(Domain, Iova, size: true, pde: true));
+        d.RunCommands().ShouldBeTrue();
         m.Cpu.Psmash(Spa).ShouldBe(PsmashResult.Success);
         m.Clock.Delay(10_000);
         agent.Records.Count(r => r.Outcome == DmaOutcome.RmpRefused).ShouldBeGreaterThan(0);
@@ -87,20 +87,20 @@ public class IopdeSmashTests
         PspMailbox.WriteWords(m, PspMailbox.Buffer, bad.GetWord(0) | 1, bad.GetWord(1));
         PspMailbox.Call(m, ProposedCommands.IopdeSmash).ShouldBe(SevStatus.InvalidParam);
 
-        m.Memory.WriteU64(table + 5 * 8, TestDriver.Pte(Spa, 0).Raw);
+        m.Memory.WriteU64(table + 5 * 8, DeviceRig.Pte(Spa, 0).Raw);
         Smash(m, slot, table).ShouldBe(SevStatus.InvalidParam);
-        m.Memory.WriteU64(table + 5 * 8, TestDriver.Pte(Spa + 0x5000, 0, write: false).Raw);
+        m.Memory.WriteU64(table + 5 * 8, DeviceRig.Pte(Spa + 0x5000, 0, write: false).Raw);
         Smash(m, slot, table).ShouldBe(SevStatus.InvalidParam);
-        m.Memory.WriteU64(table + 5 * 8, TestDriver.Pte(Spa + 0x5000, 1).Raw);
+        m.Memory.WriteU64(table + 5 * 8, DeviceRig.Pte(Spa + 0x5000, 1).Raw);
         Smash(m, slot, table).ShouldBe(SevStatus.InvalidParam);
         m.Memory.WriteU64(table + 5 * 8, 0);
         Smash(m, slot, table).ShouldBe(SevStatus.InvalidParam);
-        m.Memory.WriteU64(table + 5 * 8, TestDriver.Pte(Spa + 0x5000, 0).Raw);
+        m.Memory.WriteU64(table + 5 * 8, DeviceRig.Pte(Spa + 0x5000, 0).Raw);
 
-        ulong odd = TestDriver.Semaphore + 0x100;
-        m.Memory.WriteU64(odd, TestDriver.Pte(Spa, 1).Raw);
+        ulong odd = DeviceRig.Semaphore + 0x100;
+        m.Memory.WriteU64(odd, DeviceRig.Pte(Spa, 1).Raw);
         Smash(m, odd, table).ShouldBe(SevStatus.InvalidParam, "not a leaf");
-        m.Memory.WriteU64(odd, TestDriver.Pte(Spa + 0x1000, 0).Raw);
+        m.Memory.WriteU64(odd, DeviceRig.Pte(Spa + 0x1000, 0).Raw);
         Smash(m, odd, table).ShouldBe(SevStatus.InvalidParam, "not 2M aligned");
         m.Memory.WriteU64(odd, 0);
         Smash(m, odd, table).ShouldBe(SevStatus.InvalidParam, "not present");
@@ -116,11 +116,11 @@ public class IopdeSmashTests
         var (d, _, _) = Setup();
         var m = d.Machine;
         ulong far = 0x10_0000_0000;
-        ulong slot = TestDriver.Semaphore + 0x200;
+        ulong slot = DeviceRig.Semaphore + 0x200;
         ulong table = d.AllocTable();
-        m.Memory.WriteU64(slot, TestDriver.Pte(far, 0).Raw);
+        m.Memory.WriteU64(slot, DeviceRig.Pte(far, 0).Raw);
         for (ulong i = 0; i < 512; i++)
-            m.Memory.WriteU64(table + i * 8, TestDriver.Pte(far + (i << 12), 0).Raw);
+            m.Memory.WriteU64(table + i * 8, DeviceRig.Pte(far + (i << 12), 0).Raw);
         Smash(m, slot, table).ShouldBe(SevStatus.InvalidAddress);
 
         var off = Setup(new MachineConfig { Psp = new PspConfig { ProposedIopdeSmash = false } });

@@ -31,9 +31,9 @@ public class MachineLogTests
     public void A_monitor_violation_is_an_error_naming_the_invariant_and_the_kernel_operation()
     {
         var logs = new Logs();
-        var d = new TestDriver(new MachineConfig { LoggerFactory = logs.Factory }).Init();
+        var d = new DeviceRig(new MachineConfig { LoggerFactory = logs.Factory }).Init();
         ulong root = d.AllocTable();
-        d.SetDte(0x60, TestDriver.Dte(root, PagingMode.Level3, 6));
+        d.SetDte(0x60, DeviceRig.Dte(root, PagingMode.Level3, 6));
         d.Map4K(root, 3, 0x1000, 0x9000);
         ulong leafTable = new AmdV1Pte(d.Mem.ReadU64(new AmdV1Pte(d.Mem.ReadU64(root)).Address)).Address;
         d.Machine.Notify.SetOperation("unmap");

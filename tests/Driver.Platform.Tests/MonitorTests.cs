@@ -11,11 +11,11 @@ public class MonitorTests
     private const ushort Dev = 0x60;
     private const ushort Domain = 6;
 
-    private static (TestDriver D, ulong Root) Setup(TestDriver? driver = null)
+    private static (DeviceRig D, ulong Root) Setup(DeviceRig? driver = null)
     {
-        var d = driver ?? new TestDriver().Init();
+        var d = driver ?? new DeviceRig().Init();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         return (d, root);
     }
 
@@ -77,16 +77,16 @@ public class MonitorTests
         d.Map4K(root, 3, 0x5000, 0xA000);
         d.Dma(Dev, 0x5000);
         ulong level2 = d.AllocTable(), level1 = d.AllocTable();
-        d.Mem.WriteU64(level2, TestDriver.Pte(level1, 1).Raw);
-        d.Mem.WriteU64(level1 + 5 * 8, TestDriver.Pte(0xC000, 0).Raw);
-        d.Mem.WriteU64(root, TestDriver.Pte(level2, 2).Raw);
+        d.Mem.WriteU64(level2, DeviceRig.Pte(level1, 1).Raw);
+        d.Mem.WriteU64(level1 + 5 * 8, DeviceRig.Pte(0xC000, 0).Raw);
+        d.Mem.WriteU64(root, DeviceRig.Pte(level2, 2).Raw);
 
         d.Dma(Dev, 0x5000);
         m.Monitor.Violations.ShouldBeEmpty("not flushed yet: hardware may use what it cached");
 
         m.Notify.SetOperation("replace table, flush without PDE");
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x5000));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
         var v = m.Monitor.Violations.ShouldHaveSingleItem();
         v.Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
@@ -101,13 +101,13 @@ public class MonitorTests
         var m = d.Machine;
         ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
         d.Dma(Dev, 0x5000);
-        d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);
-        d.Submit(TestDriver.InvalidatePages(Domain + 1, 0x5000));
-        d.Sync().ShouldBeTrue();
+        d.Mem.WriteU64(slot, DeviceRig.Pte(0xB000, 0).Raw);
+        d.Submit(DeviceRig.InvalidatePages(Domain + 1, 0x5000));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000);
         m.Monitor.Violations.ShouldBeEmpty("a flush of another domain does not cover it");
-        d.Submit(TestDriver.InvalidateDte(Dev));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidateDte(Dev));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL, "the IOTLB is tagged by domain, not refilled by a DTE flush");
         m.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
     }
@@ -119,9 +119,9 @@ public class MonitorTests
         var m = d.Machine;
         d.Map4K(root, 3, 0x5000, 0xA000);
         d.Dma(Dev, 0x6000);
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain).WithTranslationValid(false));
-        d.Submit(TestDriver.InvalidateAllPages(Domain));
-        d.Sync().ShouldBeTrue();
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain).WithTranslationValid(false));
+        d.Submit(DeviceRig.InvalidateAllPages(Domain));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Status.ShouldBe(Iommu.TranslationStatus.Ok);
         m.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
     }
@@ -139,13 +139,13 @@ public class MonitorTests
         var now = kind switch
         {
             "invalid" => default,
-            "passthrough" => TestDriver.Dte(root, PagingMode.Level3, Domain).WithValid(false),
-            "mode0" => TestDriver.Dte(root, PagingMode.Disabled, Domain),
-            _ => TestDriver.Dte(root, (PagingMode)7, Domain),
+            "passthrough" => DeviceRig.Dte(root, PagingMode.Level3, Domain).WithValid(false),
+            "mode0" => DeviceRig.Dte(root, PagingMode.Disabled, Domain),
+            _ => DeviceRig.Dte(root, (PagingMode)7, Domain),
         };
         d.SetDte(Dev, now);
-        d.Submit(TestDriver.InvalidateAllPages(Domain));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidateAllPages(Domain));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
         d.Machine.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
     }
@@ -160,8 +160,8 @@ public class MonitorTests
         d.Dma(Dev, 0x5000);
         var top = new AmdV1Pte(d.Mem.ReadU64(root));
         d.Mem.WriteU64(root, top.WithIoRead(read).WithIoWrite(write).Raw);
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x5000));
+        d.RunCommands().ShouldBeTrue();
         d.Machine.Monitor.Violations.ShouldBeEmpty();
         d.Dma(Dev, 0x5000, write: !write).Spa.ShouldBe(0xA000UL);
         d.Machine.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterInvalidation);
@@ -180,7 +180,7 @@ public class MonitorTests
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL, "the IOTLB still holds the old entry");
         m.Monitor.Violations.ShouldBeEmpty("no COMPLETION_WAIT since the change: the IOMMU may still use what it cached");
 
-        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
+        d.Submit(DeviceRig.CompletionWait(DeviceRig.Semaphore, 1));
         d.RunCommands().ShouldBeTrue();
         m.Monitor.Violations.ShouldBeEmpty("the wait alone is no DMA");
         d.Dma(Dev, 0x5010, write: true).Spa.ShouldBe(0xA010UL);
@@ -201,14 +201,14 @@ public class MonitorTests
         d.AnnounceTables();
         d.Dma(Dev, 0x5000);
         // Posted (Tail written) before the change, completed after it: it promises nothing about the change.
-        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
-        d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);
+        d.Submit(DeviceRig.CompletionWait(DeviceRig.Semaphore, 1));
+        d.Mem.WriteU64(slot, DeviceRig.Pte(0xB000, 0).Raw);
         d.RunCommands().ShouldBeTrue();
-        d.Mem.ReadU64(TestDriver.Semaphore).ShouldBe(1UL);
+        d.Mem.ReadU64(DeviceRig.Semaphore).ShouldBe(1UL);
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
         m.Monitor.Violations.ShouldBeEmpty();
 
-        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 2));
+        d.Submit(DeviceRig.CompletionWait(DeviceRig.Semaphore, 2));
         d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
         m.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterCompletionWait);
@@ -224,11 +224,11 @@ public class MonitorTests
         d.Dma(Dev, 0x5000);
         // A new level-2 and level-1 table behind the root entry; 0x6000 is not in the IOTLB.
         ulong level2 = d.AllocTable(), level1 = d.AllocTable();
-        d.Mem.WriteU64(level2, TestDriver.Pte(level1, 1).Raw);
-        d.Mem.WriteU64(level1 + (6 * 8), TestDriver.Pte(0xC000, 0).Raw);
+        d.Mem.WriteU64(level2, DeviceRig.Pte(level1, 1).Raw);
+        d.Mem.WriteU64(level1 + (6 * 8), DeviceRig.Pte(0xC000, 0).Raw);
         d.AnnounceTables();
-        d.Mem.WriteU64(root, TestDriver.Pte(level2, 2).Raw);
-        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
+        d.Mem.WriteU64(root, DeviceRig.Pte(level2, 2).Raw);
+        d.Submit(DeviceRig.CompletionWait(DeviceRig.Semaphore, 1));
         d.RunCommands().ShouldBeTrue();
 
         d.Dma(Dev, 0x6000).Spa.ShouldBe(0xB000UL, "the walk resumes from the cached PDE into the old level-1 table");
@@ -244,8 +244,8 @@ public class MonitorTests
         ulong slot = d.Map4K(root, 3, 0x6000, 0xB000);
         d.AnnounceTables();
         d.Dma(Dev, 0x5000);
-        d.Mem.WriteU64(slot, TestDriver.Pte(0xC000, 0).Raw);
-        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
+        d.Mem.WriteU64(slot, DeviceRig.Pte(0xC000, 0).Raw);
+        d.Submit(DeviceRig.CompletionWait(DeviceRig.Semaphore, 1));
         d.RunCommands().ShouldBeTrue();
         // Not yet settled: the top entry loses write permission after the wait was posted.
         d.Mem.WriteU64(root, new AmdV1Pte(d.Mem.ReadU64(root)).WithIoWrite(false).Raw);
@@ -262,9 +262,9 @@ public class MonitorTests
         d.AnnounceTables();
         d.Dma(Dev, 0x5000);
         d.Dma(Dev, 0x5000);
-        d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);
-        d.Submit(TestDriver.InvalidatePages(Domain, 0x5000));
-        d.Sync().ShouldBeTrue();
+        d.Mem.WriteU64(slot, DeviceRig.Pte(0xB000, 0).Raw);
+        d.Submit(DeviceRig.InvalidatePages(Domain, 0x5000));
+        d.RunCommands().ShouldBeTrue();
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xB000UL);
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0xB000UL);
         d.Dma(Dev, 0x6000);

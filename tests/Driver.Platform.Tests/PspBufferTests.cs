@@ -41,7 +41,7 @@ public class PspBufferTests
     private static ulong RmpChecksum(Machine m)
     {
         ulong sum = 0;
-        foreach (ulong pa in new[] { TestDriver.EventLog, TestDriver.Semaphore, PspMailbox.Buffer, 0x4000_0000UL })
+        foreach (ulong pa in new[] { DeviceRig.EventLog, DeviceRig.Semaphore, PspMailbox.Buffer, 0x4000_0000UL })
             sum = (sum * 31) + m.Rmp.Read(pa >> 12).GetWord(0);
         return sum;
     }
@@ -202,8 +202,8 @@ public class PspBufferTests
     public void Iopde_smash_reads_a_table_that_ends_at_the_limit_and_finds_no_ptes()
     {
         var m = PspMailbox.SnpMachine().Machine;
-        ulong slot = TestDriver.Semaphore + 0x300;
-        m.Memory.WriteU64(slot, TestDriver.Pte(0x4000_0000, 0).Raw);
+        ulong slot = DeviceRig.Semaphore + 0x300;
+        m.Memory.WriteU64(slot, DeviceRig.Pte(0x4000_0000, 0).Raw);
         var buffer = default(ProposedIopdeSmashBuffer).WithIopdeAddress(slot).WithPteTableAddress(Limit - 0x1000);
         PspMailbox.WriteWords(m, PspMailbox.Buffer, buffer.GetWord(0), buffer.GetWord(1));
         PspMailbox.Call(m, ProposedCommands.IopdeSmash).ShouldBe(SevStatus.InvalidParam);
@@ -222,7 +222,7 @@ public class PspBufferTests
             PspMailbox.WriteWords(m, PspMailbox.Buffer, spa);
             PspMailbox.Call(m, command).ShouldBe(SevStatus.InvalidAddress, $"0x{spa:x}");
         }
-        RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Firmware);
+        RmpStates.Classify(m.Rmp.Read(DeviceRig.EventLog >> 12)).ShouldBe(RmpState.Firmware);
     }
 }
 

@@ -183,7 +183,7 @@ public class PspFuzzTests
         before.State.ShouldBe((byte)0);
         before.BuildId.ShouldBe(1u);
 
-        m.Cpu.Rmpupdate(TestDriver.EventLog, default).ShouldBe(RmpUpdateResult.Success);
+        m.Cpu.Rmpupdate(DeviceRig.EventLog, default).ShouldBe(RmpUpdateResult.Success);
         PspMailbox.InitEx(m).ShouldBe(SevStatus.Success);
         m.Iommu.SnpEnforced.ShouldBeTrue();
         m.Cpu.Rmpupdate(Status, new RmpUpdateArgs(0, true, false, true, 0)).ShouldBe(RmpUpdateResult.Success);

@@ -7,7 +7,7 @@ namespace Driver.Platform.Tests;
 /// <summary>What the mailbox and the firmware log (event ids 2200-2299).</summary>
 public class PspLogTests
 {
-    private static (TestDriver D, CapturedLogs Logs) Build(bool init = true)
+    private static (DeviceRig D, CapturedLogs Logs) Build(bool init = true)
     {
         var logs = new CapturedLogs();
         var d = PspMailbox.SnpMachine(init, new MachineConfig { Psp = new PspConfig { LoggerFactory = logs } });

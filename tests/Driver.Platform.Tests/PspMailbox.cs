@@ -48,10 +48,10 @@ internal static class PspMailbox
         return Call(m, SevCommandId.SnpShutdownEx);
     }
 
-    /// <summary>A machine with the IOMMU initialised by the test driver and, optionally, SNP up.</summary>
-    public static TestDriver SnpMachine(bool init = true, MachineConfig? config = null)
+    /// <summary>A machine with the IOMMU registers programmed by hand and, optionally, SNP up.</summary>
+    public static DeviceRig SnpMachine(bool init = true, MachineConfig? config = null)
     {
-        var d = new TestDriver(config ?? new MachineConfig()).Init();
+        var d = new DeviceRig(config ?? new MachineConfig()).Init();
         if (init)
             InitEx(d.Machine).ShouldBe(SevStatus.Success);
         return d;

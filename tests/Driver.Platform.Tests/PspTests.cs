@@ -67,8 +67,8 @@ public class PspTests
     [Fact]
     public void Snp_init_ex_refuses_iommu_pages_inside_a_2m_rmp_entry()
     {
-        var d = new TestDriver().Init();
-        d.Machine.Cpu.Rmpupdate(TestDriver.EventLog & ~0x1F_FFFFUL, new RmpUpdateArgs(0, false, true, false, 0)).ShouldBe(RmpUpdateResult.Success);
+        var d = new DeviceRig().Init();
+        d.Machine.Cpu.Rmpupdate(DeviceRig.EventLog & ~0x1F_FFFFUL, new RmpUpdateArgs(0, false, true, false, 0)).ShouldBe(RmpUpdateResult.Success);
         PspMailbox.InitEx(d.Machine).ShouldBe(SevStatus.InvalidPageState);
     }
 
@@ -104,7 +104,7 @@ public class PspTests
     [Fact]
     public void Snp_init_ex_needs_the_iommu_enabled()
     {
-        var d = new TestDriver().Init(enable: false);
+        var d = new DeviceRig().Init(enable: false);
         PspMailbox.InitEx(d.Machine).ShouldBe(SevStatus.HwsevRetPlatform);
         d.Machine.Iommu.SnpEnforced.ShouldBeFalse();
     }
@@ -113,23 +113,23 @@ public class PspTests
     public void Snp_init_ex_needs_efr_snp_support()
     {
         var config = new MachineConfig { Iommu = new Iommu.IommuConfig { Efr = new ExtendedFeatureRegister(0).WithHats(HostAddressTranslationSize.Level4) } };
-        var d = new TestDriver(config).Init();
+        var d = new DeviceRig(config).Init();
         PspMailbox.InitEx(d.Machine).ShouldBe(SevStatus.HwsevRetPlatform);
     }
 
     [Fact]
     public void Snp_init_ex_enforces_locks_and_takes_the_iommu_pages()
     {
-        var d = new TestDriver().Init();
-        ulong cwwb = TestDriver.Semaphore;
+        var d = new DeviceRig().Init();
+        ulong cwwb = DeviceRig.Semaphore;
         d.Write64(AmdIommuMmio.ExclusionBaseOffset, new ExclusionBaseRegister(0).WithBase(cwwb).WithExEn(true).Raw);
         d.Write64(AmdIommuMmio.ExclusionLimitOffset, cwwb);
         PspMailbox.InitEx(d.Machine).ShouldBe(SevStatus.Success);
         d.Machine.Iommu.SnpEnforced.ShouldBeTrue();
         d.Machine.Iommu.ConfigLocked.ShouldBeTrue();
-        RmpStates.Classify(d.Machine.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Firmware);
+        RmpStates.Classify(d.Machine.Rmp.Read(DeviceRig.EventLog >> 12)).ShouldBe(RmpState.Firmware);
         RmpStates.Classify(d.Machine.Rmp.Read(cwwb >> 12)).ShouldBe(RmpState.Firmware);
-        RmpStates.Classify(d.Machine.Rmp.Read((TestDriver.EventLog >> 12) + 1)).ShouldBe(RmpState.Hypervisor);
+        RmpStates.Classify(d.Machine.Rmp.Read((DeviceRig.EventLog >> 12) + 1)).ShouldBe(RmpState.Hypervisor);
 
         // Locked: base registers and the enable no longer change.
         ulong devTab = d.Read64(AmdIommuMmio.DeviceTableBaseOffset);
@@ -140,12 +140,12 @@ public class PspTests
         d.Write64(AmdIommuMmio.ExclusionLimitOffset, 0);
         d.Write64(AmdIommuMmio.ControlOffset, d.Control.WithIommuEn(false).Raw);
         d.Read64(AmdIommuMmio.DeviceTableBaseOffset).ShouldBe(devTab);
-        new EventLogBaseRegister(d.Read64(AmdIommuMmio.EventLogBaseOffset)).Base.ShouldBe(TestDriver.EventLog);
-        new CommandBufferBaseRegister(d.Read64(AmdIommuMmio.CommandBufferBaseOffset)).Base.ShouldBe(TestDriver.CommandRing);
+        new EventLogBaseRegister(d.Read64(AmdIommuMmio.EventLogBaseOffset)).Base.ShouldBe(DeviceRig.EventLog);
+        new CommandBufferBaseRegister(d.Read64(AmdIommuMmio.CommandBufferBaseOffset)).Base.ShouldBe(DeviceRig.CommandRing);
         new ExclusionBaseRegister(d.Read64(AmdIommuMmio.ExclusionBaseOffset)).Base.ShouldBe(cwwb);
         (d.Read64(AmdIommuMmio.ExclusionLimitOffset) & ~0xFFFUL).ShouldBe(cwwb);
         d.Control.IommuEn.ShouldBeTrue();
-        d.Sync().ShouldBeTrue("the IOMMU still writes its own semaphore");
+        d.RunCommands().ShouldBeTrue("the IOMMU still writes its own semaphore");
 
         PspMailbox.InitEx(d.Machine).ShouldBe(SevStatus.InvalidPlatformState);
     }
@@ -153,13 +153,13 @@ public class PspTests
     [Fact]
     public void Snp_init_ex_rejects_malformed_buffers_and_busy_iommu_pages()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         var m = d.Machine;
         PspMailbox.InitEx(m, WithReserved(default(SnpInitExBuffer).WithInitRmp(true))).ShouldBe(SevStatus.InvalidParam);
         PspMailbox.InitEx(m, default(SnpInitExBuffer).WithInitRmp(true).WithListPaddrEn(true)).ShouldBe(SevStatus.InvalidParam);
         PspMailbox.InitEx(m, default(SnpInitExBuffer).WithInitRmp(true).WithListPaddrEn(true).WithListPaddr(0x1010)).ShouldBe(SevStatus.InvalidParam);
         PspMailbox.InitEx(m, default(SnpInitExBuffer)).ShouldBe(SevStatus.RmpInitRequired);
-        MakeFirmware(m, TestDriver.EventLog);
+        MakeFirmware(m, DeviceRig.EventLog);
         PspMailbox.InitEx(m).ShouldBe(SevStatus.InvalidPageState);
         m.Iommu.SnpEnforced.ShouldBeFalse();
         PspMailbox.Call(m, SevCommandId.SnpInitEx, PspMailbox.Buffer + 4).ShouldBe(SevStatus.InvalidAddress);
@@ -176,12 +176,12 @@ public class PspTests
     [Fact]
     public void Snp_init_ex_with_a_range_list_and_without_init_rmp_after_a_first_init()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         var m = d.Machine;
         PspMailbox.InitEx(m, default(SnpInitExBuffer).WithInitRmp(true).WithListPaddrEn(true).WithListPaddr(0x0420_0000)).ShouldBe(SevStatus.Success);
         PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
         PspMailbox.InitEx(m, default(SnpInitExBuffer)).ShouldBe(SevStatus.InvalidPageState, "the log pages wait in Reclaim");
-        m.Cpu.Rmpupdate(TestDriver.EventLog, default).ShouldBe(RmpUpdateResult.Success);
+        m.Cpu.Rmpupdate(DeviceRig.EventLog, default).ShouldBe(RmpUpdateResult.Success);
         PspMailbox.InitEx(m, default(SnpInitExBuffer)).ShouldBe(SevStatus.Success);
     }
 
@@ -193,9 +193,9 @@ public class PspTests
         PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
         m.Iommu.SnpEnforced.ShouldBeFalse();
         m.Iommu.ConfigLocked.ShouldBeFalse();
-        RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Reclaim);
+        RmpStates.Classify(m.Rmp.Read(DeviceRig.EventLog >> 12)).ShouldBe(RmpState.Reclaim);
         PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success, "shutting down twice is harmless");
-        m.Cpu.Rmpupdate(TestDriver.EventLog, default).ShouldBe(RmpUpdateResult.Success);
+        m.Cpu.Rmpupdate(DeviceRig.EventLog, default).ShouldBe(RmpUpdateResult.Success);
     }
 
     [Fact]
@@ -204,7 +204,7 @@ public class PspTests
         var m = PspMailbox.SnpMachine().Machine;
         PspMailbox.ShutdownEx(m, iommu: false).ShouldBe(SevStatus.Success);
         m.Iommu.SnpEnforced.ShouldBeTrue();
-        RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Firmware);
+        RmpStates.Classify(m.Rmp.Read(DeviceRig.EventLog >> 12)).ShouldBe(RmpState.Firmware);
     }
 
     [Fact]
@@ -220,7 +220,7 @@ public class PspTests
     [Fact]
     public void Platform_status_reports_state_and_wants_a_firmware_page_once_up()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         var m = d.Machine;
         Call(m, SevCommandId.SnpPlatformStatus, Status).ShouldBe(SevStatus.Success);
         var before = new SnpPlatformStatusBuffer([m.Memory.ReadU64(Status), m.Memory.ReadU64(Status + 8), m.Memory.ReadU64(Status + 16), m.Memory.ReadU64(Status + 24)]);
@@ -254,7 +254,7 @@ public class PspTests
         new SnpPlatformStatusBuffer([m.Memory.ReadU64(Status), m.Memory.ReadU64(Status + 8), 0, 0]).GuestCount.ShouldBe(1u);
         m.Memory.ReadU64(Page + 8).ShouldBe(0UL);
         Call(m, SevCommandId.SnpGctxCreate, Page).ShouldBe(SevStatus.InvalidPageState);
-        Call(m, SevCommandId.SnpGctxCreate, TestDriver.EventLog).ShouldBe(SevStatus.InvalidPageState);
+        Call(m, SevCommandId.SnpGctxCreate, DeviceRig.EventLog).ShouldBe(SevStatus.InvalidPageState);
         Call(m, SevCommandId.SnpGctxCreate, 0x10_0000_0000).ShouldBe(SevStatus.InvalidAddress);
         m.Cpu.Rmpupdate(Page + 0x20_0000, new RmpUpdateArgs(0, true, true, true, 0)).ShouldBe(RmpUpdateResult.Success);
         Call(m, SevCommandId.SnpGctxCreate, Page + 0x20_0000).ShouldBe(SevStatus.InvalidPageSize);
@@ -264,7 +264,7 @@ public class PspTests
     [Fact]
     public void Commands_that_need_snp_answer_invalid_platform_state_before_init()
     {
-        var m = new TestDriver().Init().Machine;
+        var m = new DeviceRig().Init().Machine;
         Call(m, SevCommandId.SnpGctxCreate, Page).ShouldBe(SevStatus.InvalidPlatformState);
         Call(m, SevCommandId.SnpPageReclaim, Page).ShouldBe(SevStatus.InvalidPlatformState);
         Call(m, SevCommandId.SnpPageUnsmash, Page).ShouldBe(SevStatus.InvalidPlatformState);
@@ -296,7 +296,7 @@ public class PspTests
         Call(m, SevCommandId.SnpPageReclaim, new SnpPageReclaimBuffer(0).WithAddress(Page).WithPageSize2M(true).Raw).ShouldBe(SevStatus.InvalidPageSize);
         Call(m, SevCommandId.SnpPageReclaim, new SnpPageReclaimBuffer(0).WithAddress(Page + 0x1000).WithPageSize2M(true).Raw).ShouldBe(SevStatus.InvalidAddress);
         Call(m, SevCommandId.SnpPageReclaim, new SnpPageReclaimBuffer(0).WithAddress(0x10_0000_0000).Raw).ShouldBe(SevStatus.InvalidAddress);
-        Call(m, SevCommandId.SnpPageReclaim, new SnpPageReclaimBuffer(0).WithAddress(TestDriver.EventLog).Raw).ShouldBe(SevStatus.InvalidPageState);
+        Call(m, SevCommandId.SnpPageReclaim, new SnpPageReclaimBuffer(0).WithAddress(DeviceRig.EventLog).Raw).ShouldBe(SevStatus.InvalidPageState);
         m.Rmp.Write((Page >> 12) + 2, default(RmpEntry).WithAssigned(true).WithImmutable(true).WithAsid(3).WithValidated(true));
         Call(m, SevCommandId.SnpPageReclaim, new SnpPageReclaimBuffer(0).WithAddress(Page + 0x2000).Raw).ShouldBe(SevStatus.InvalidPageState);
     }

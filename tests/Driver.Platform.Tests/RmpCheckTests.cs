@@ -11,20 +11,20 @@ public class RmpCheckTests
     private const ushort Domain = 3;
     private const ulong Spa2M = 0x4000_0000;
 
-    private static (TestDriver D, ulong Root) Setup(RmpGranularity rule)
+    private static (DeviceRig D, ulong Root) Setup(RmpGranularity rule)
     {
         var d = PspMailbox.SnpMachine(config: new MachineConfig { Iommu = new IommuConfig { RmpRule = rule } });
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain));
         return (d, root);
     }
 
-    private static void Rmp2M(TestDriver d) =>
+    private static void Rmp2M(DeviceRig d) =>
         d.Machine.Cpu.Rmpupdate(Spa2M, new RmpUpdateArgs(0, false, true, false, 0)).ShouldBe(RmpUpdateResult.Success);
 
-    private static void MapIo2M(TestDriver d, ulong root) => d.Map(root, 4, 0x20_0000, TestDriver.Pte(Spa2M, 0), 2);
+    private static void MapIo2M(DeviceRig d, ulong root) => d.Map(root, 4, 0x20_0000, DeviceRig.Pte(Spa2M, 0), 2);
 
-    private static void MapIo4K(TestDriver d, ulong root) => d.Map4K(root, 4, 0x20_1000, Spa2M + 0x1000);
+    private static void MapIo4K(DeviceRig d, ulong root) => d.Map4K(root, 4, 0x20_1000, Spa2M + 0x1000);
 
     [Fact]
     public void Today_a_4k_io_page_over_a_4k_rmp_entry_is_allowed()
@@ -50,7 +50,7 @@ public class RmpCheckTests
         ev.Gpa.ShouldBe(0x20_1008UL);
         ev.Write.ShouldBeTrue();
         ev.RmpFlags.ShouldBe((byte)RmpFaultFlags.SizeMismatch);
-        TestDriver.Code(d.DrainEvents().Single()).ShouldBe(EventCode.RmpPageFault);
+        DeviceRig.Code(d.DrainEvents().Single()).ShouldBe(EventCode.RmpPageFault);
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public class RmpCheckTests
     {
         var (d, root) = Setup(RmpGranularity.AmdToday);
         Rmp2M(d);
-        d.Map(root, 4, Spa2M, TestDriver.Pte(Spa2M, 0), 3);
+        d.Map(root, 4, Spa2M, DeviceRig.Pte(Spa2M, 0), 3);
         var r = d.Dma(Dev, Spa2M + 0x10);
         r.Status.ShouldBe(TranslationStatus.Ok);
         r.Result.PageShift.ShouldBe(21);

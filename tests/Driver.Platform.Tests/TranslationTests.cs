@@ -8,11 +8,11 @@ public class TranslationTests
     private const ushort Dev = 0x10;
     private const ushort Domain = 5;
 
-    private static (TestDriver D, ulong Root) Setup(PagingMode mode = PagingMode.Level4, bool read = true, bool write = true)
+    private static (DeviceRig D, ulong Root) Setup(PagingMode mode = PagingMode.Level4, bool read = true, bool write = true)
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, mode, Domain, read, write));
+        d.SetDte(Dev, DeviceRig.Dte(root, mode, Domain, read, write));
         return (d, root);
     }
 
@@ -126,7 +126,7 @@ public class TranslationTests
     {
         var (d, root) = Setup();
         ulong size = 1UL << shift;
-        d.Map(root, 4, 3 * size, TestDriver.Pte(7 * size, 0), level);
+        d.Map(root, 4, 3 * size, DeviceRig.Pte(7 * size, 0), level);
         var r = d.Dma(Dev, 3 * size + size - 8);
         r.Status.ShouldBe(TranslationStatus.Ok);
         r.Spa.ShouldBe(7 * size + size - 8);
@@ -147,7 +147,7 @@ public class TranslationTests
         // Address bits 12 .. shift-2 set, bit shift-1 clear.
         ulong encoded = spa | ((size >> 1) - 0x1000);
         ulong iova = 2 * size;
-        d.Map(root, 4, iova + 0x1000, TestDriver.Pte(encoded, 7), level);
+        d.Map(root, 4, iova + 0x1000, DeviceRig.Pte(encoded, 7), level);
         var r = d.Dma(Dev, iova + 0x1000 + 0x10);
         r.Status.ShouldBe(TranslationStatus.Ok);
         r.Spa.ShouldBe(spa + 0x1010);
@@ -163,7 +163,7 @@ public class TranslationTests
         var (d, root) = Setup();
         ulong size = 1UL << shift;
         ulong encoded = (size >> 1) - 0x1000;
-        d.Map(root, 4, 0, TestDriver.Pte(encoded, 7), level);
+        d.Map(root, 4, 0, DeviceRig.Pte(encoded, 7), level);
         var r = d.Dma(Dev, 0);
         r.Status.ShouldBe(TranslationStatus.IoPageFault);
         r.Fault.ReservedBits.ShouldBeTrue();
@@ -175,13 +175,13 @@ public class TranslationTests
     {
         var (d, root) = Setup(PagingMode.Level2);
         ulong slot = d.Map4K(root, 2, 0x1000, 0x9000);
-        d.Mem.WriteU64(slot, TestDriver.Pte(0x9000, 0).Raw | (1UL << 52));
+        d.Mem.WriteU64(slot, DeviceRig.Pte(0x9000, 0).Raw | (1UL << 52));
         var r = d.Dma(Dev, 0x1000);
         r.Status.ShouldBe(TranslationStatus.IoPageFault);
         r.Fault.ReservedBits.ShouldBeTrue();
         ulong other = d.AllocTable();
-        d.SetDte(Dev + 1, TestDriver.Dte(other, PagingMode.Level2, Domain + 1));
-        d.Mem.WriteU64(other, TestDriver.Pte(d.AllocTable(), 2).Raw);
+        d.SetDte(Dev + 1, DeviceRig.Dte(other, PagingMode.Level2, Domain + 1));
+        d.Mem.WriteU64(other, DeviceRig.Pte(d.AllocTable(), 2).Raw);
         d.Dma(Dev + 1, 0x2000).Fault.ReservedBits.ShouldBeTrue();
     }
 
@@ -189,7 +189,7 @@ public class TranslationTests
     public void A_natural_512g_leaf_is_the_erratum_size_and_faults()
     {
         var (d, root) = Setup(PagingMode.Level5);
-        d.Map(root, 5, 0, TestDriver.Pte(0, 0), 4);
+        d.Map(root, 5, 0, DeviceRig.Pte(0, 0), 4);
         var r = d.Dma(Dev, 0x1000);
         r.Status.ShouldBe(TranslationStatus.IoPageFault);
         r.Fault.ReservedBits.ShouldBeTrue();
@@ -200,8 +200,8 @@ public class TranslationTests
     {
         var (d, root) = Setup(PagingMode.Level3);
         ulong level1 = d.AllocTable();
-        d.Mem.WriteU64(root, TestDriver.Pte(level1, 1).Raw);
-        d.Mem.WriteU64(level1 + 8 * 3, TestDriver.Pte(0x7000, 0).Raw);
+        d.Mem.WriteU64(root, DeviceRig.Pte(level1, 1).Raw);
+        d.Mem.WriteU64(level1 + 8 * 3, DeviceRig.Pte(0x7000, 0).Raw);
         d.Dma(Dev, 0x20_3010).Status.ShouldBe(TranslationStatus.IoPageFault);
         d.Dma(Dev, 0x3010).Spa.ShouldBe(0x7010UL);
         // The same with the directory now served from the PDE cache.
@@ -211,7 +211,7 @@ public class TranslationTests
     [Fact]
     public void Dte_valid_clear_passes_through()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         var r = d.Dma(3, 0x1234_5678, write: true);
         r.Status.ShouldBe(TranslationStatus.Ok);
         r.Spa.ShouldBe(0x1234_5678UL);
@@ -220,8 +220,8 @@ public class TranslationTests
     [Fact]
     public void An_iommu_that_is_off_passes_everything_through()
     {
-        var d = new TestDriver().Init(enable: false);
-        d.SetDte(Dev, TestDriver.Dte(0, PagingMode.Level3, 1).WithTranslationValid(false));
+        var d = new DeviceRig().Init(enable: false);
+        d.SetDte(Dev, DeviceRig.Dte(0, PagingMode.Level3, 1).WithTranslationValid(false));
         d.Dma(Dev, 0x5000).Spa.ShouldBe(0x5000UL);
     }
 
@@ -229,7 +229,7 @@ public class TranslationTests
     public void Translation_valid_clear_blocks_silently()
     {
         var (d, root) = Setup();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain).WithTranslationValid(false));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain).WithTranslationValid(false));
         d.Dma(Dev, 0x1000).Status.ShouldBe(TranslationStatus.Blocked);
         d.DrainEvents().ShouldBeEmpty();
     }
@@ -237,13 +237,13 @@ public class TranslationTests
     [Fact]
     public void Mode_zero_passes_through_under_the_dte_permissions()
     {
-        var d = new TestDriver().Init();
-        d.SetDte(Dev, TestDriver.Dte(0, PagingMode.Disabled, Domain, read: true, write: false));
+        var d = new DeviceRig().Init();
+        d.SetDte(Dev, DeviceRig.Dte(0, PagingMode.Disabled, Domain, read: true, write: false));
         d.Dma(Dev, 0x8000).Spa.ShouldBe(0x8000UL);
         var w = d.Dma(Dev, 0x8000, write: true);
         w.Status.ShouldBe(TranslationStatus.IoPageFault);
         w.Fault.PermissionFault.ShouldBeTrue();
-        d.SetDte(Dev + 1, TestDriver.Dte(0, PagingMode.Disabled, Domain, read: false, write: true));
+        d.SetDte(Dev + 1, DeviceRig.Dte(0, PagingMode.Disabled, Domain, read: false, write: true));
         d.Dma(Dev + 1, 0x8000).Status.ShouldBe(TranslationStatus.IoPageFault);
         d.Dma(Dev + 1, 0x8000, write: true).Status.ShouldBe(TranslationStatus.Ok);
     }
@@ -259,7 +259,7 @@ public class TranslationTests
     {
         var (d, root) = Setup();
         Span<ulong> words = stackalloc ulong[4];
-        TestDriver.Dte(root, PagingMode.Level4, Domain).CopyTo(words);
+        DeviceRig.Dte(root, PagingMode.Level4, Domain).CopyTo(words);
         words[word] |= 1UL << bit;
         d.SetDte(Dev, new AmdDte(words));
         var r = d.Dma(Dev, 0x4000, write: true);
@@ -269,9 +269,9 @@ public class TranslationTests
         ev.DeviceId.ShouldBe(Dev);
         ev.Address.ShouldBe(0x4000UL);
         ev.Write.ShouldBeTrue();
-        TestDriver.Code(d.DrainEvents().Single()).ShouldBe(EventCode.IllegalDevTableEntry);
+        DeviceRig.Code(d.DrainEvents().Single()).ShouldBe(EventCode.IllegalDevTableEntry);
         // Not cached: fixing the entry is enough.
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain));
         d.Dma(Dev, 0x4000).Status.ShouldBe(TranslationStatus.IoPageFault);
     }
 
@@ -279,20 +279,20 @@ public class TranslationTests
     public void Mode_7_and_modes_deeper_than_hats_are_illegal()
     {
         var (d, root) = Setup();
-        d.SetDte(Dev, TestDriver.Dte(root, (PagingMode)7, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, (PagingMode)7, Domain));
         d.Dma(Dev, 0).Status.ShouldBe(TranslationStatus.IllegalDte);
-        var shallow = new TestDriver(new MachineConfig { Iommu = new IommuConfig { Efr = new ExtendedFeatureRegister(0).WithHats(HostAddressTranslationSize.Level4) } }).Init();
-        shallow.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level5, Domain));
+        var shallow = new DeviceRig(new MachineConfig { Iommu = new IommuConfig { Efr = new ExtendedFeatureRegister(0).WithHats(HostAddressTranslationSize.Level4) } }).Init();
+        shallow.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level5, Domain));
         shallow.Dma(Dev, 0).Status.ShouldBe(TranslationStatus.IllegalDte);
-        shallow.SetDte(Dev + 1, TestDriver.Dte(root, PagingMode.Level4, Domain));
+        shallow.SetDte(Dev + 1, DeviceRig.Dte(root, PagingMode.Level4, Domain));
         shallow.Dma(Dev + 1, 0).Status.ShouldBe(TranslationStatus.IoPageFault);
-        var none = new TestDriver(new MachineConfig { Iommu = new IommuConfig { Efr = new ExtendedFeatureRegister(0).WithHats(HostAddressTranslationSize.Unsupported) } }).Init();
-        none.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level1, Domain));
+        var none = new DeviceRig(new MachineConfig { Iommu = new IommuConfig { Efr = new ExtendedFeatureRegister(0).WithHats(HostAddressTranslationSize.Unsupported) } }).Init();
+        none.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level1, Domain));
         none.Dma(Dev, 0).Status.ShouldBe(TranslationStatus.IllegalDte);
-        var five = new TestDriver(new MachineConfig { Iommu = new IommuConfig { Efr = new ExtendedFeatureRegister(0).WithHats(HostAddressTranslationSize.Level5) } }).Init();
-        five.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level6, Domain));
+        var five = new DeviceRig(new MachineConfig { Iommu = new IommuConfig { Efr = new ExtendedFeatureRegister(0).WithHats(HostAddressTranslationSize.Level5) } }).Init();
+        five.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level6, Domain));
         five.Dma(Dev, 0).Status.ShouldBe(TranslationStatus.IllegalDte);
-        five.SetDte(Dev + 1, TestDriver.Dte(root, PagingMode.Level5, Domain));
+        five.SetDte(Dev + 1, DeviceRig.Dte(root, PagingMode.Level5, Domain));
         five.Dma(Dev + 1, 0).Status.ShouldBe(TranslationStatus.IoPageFault);
     }
 
@@ -300,7 +300,7 @@ public class TranslationTests
     public void Suppress_all_faults_keeps_the_log_quiet()
     {
         var (d, root) = Setup();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain).WithSuppressAllFaults(true));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain).WithSuppressAllFaults(true));
         d.Dma(Dev, 0x1000).Status.ShouldBe(TranslationStatus.IoPageFault);
         d.DrainEvents().ShouldBeEmpty();
     }
@@ -308,7 +308,7 @@ public class TranslationTests
     [Fact]
     public void A_device_table_running_off_the_address_space_is_a_device_table_error()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         d.Write64(AmdIommuMmio.DeviceTableBaseOffset, new DeviceTableBaseRegister(0).WithBase(0xF_FFFF_FFFF_F000).WithSize(511).Raw);
         d.Dma(127, 0).Status.ShouldBe(TranslationStatus.Ok);
         d.Dma(128, 0).Status.ShouldBe(TranslationStatus.DeviceTableError);
@@ -317,14 +317,14 @@ public class TranslationTests
     [Fact]
     public void A_device_beyond_the_device_table_is_a_device_table_error()
     {
-        var d = new TestDriver().Init();
-        d.Write64(AmdIommuMmio.DeviceTableBaseOffset, new DeviceTableBaseRegister(0).WithBase(TestDriver.DeviceTable).WithSize(0).Raw);
+        var d = new DeviceRig().Init();
+        d.Write64(AmdIommuMmio.DeviceTableBaseOffset, new DeviceTableBaseRegister(0).WithBase(DeviceRig.DeviceTable).WithSize(0).Raw);
         d.Dma(127, 0).Status.ShouldBe(TranslationStatus.Ok);
         var r = d.Dma(128, 0, write: true);
         r.Status.ShouldBe(TranslationStatus.DeviceTableError);
         var ev = new DevTabHardwareErrorEvent([r.Result.EventWord0, r.Result.EventWord1]);
         ev.EventCode.ShouldBe(EventCode.DevTabHardwareError);
-        ev.Address.ShouldBe(TestDriver.DeviceTable + 128 * 32);
+        ev.Address.ShouldBe(DeviceRig.DeviceTable + 128 * 32);
         ev.Write.ShouldBeTrue();
         d.DrainEvents().Count.ShouldBe(1);
     }

@@ -129,15 +129,16 @@ public sealed class IommuCore
 
     /// <summary>
     /// iommu_attach_device: ENODEV for a device that was never probed; EBUSY when the group is
-    /// already attached to something other than its default domain; the driver's errno otherwise,
-    /// with the old attachment kept.
+    /// attached to anything but its default or the blocked domain (the same domain again
+    /// included, as Linux's __iommu_attach_group); the driver's errno otherwise, with the old
+    /// attachment kept.
     /// </summary>
     public Errno AttachDevice(IommuDomain domain, ushort deviceId)
     {
         ArgumentNullException.ThrowIfNull(domain);
         if (!_groups.TryGetValue(deviceId, out var group))
             return Errno.ENODEV;
-        if (group.Domain != group.DefaultDomain && group.Domain != domain)
+        if (group.Domain != group.DefaultDomain && group.Domain != Blocked)
             return Errno.EBUSY;
         return SetDomain(group, domain);
     }

@@ -32,7 +32,7 @@ public class CommandProcessorPartTests
     public void It_is_due_one_fetch_and_one_command_after_the_doorbell_and_idle_otherwise()
     {
         var rig = Rig();
-        Post(rig, TestDriver.CompletionWait(0x1000, 5));
+        Post(rig, DeviceRig.CompletionWait(0x1000, 5));
         rig.Commands.NextDueNs.ShouldBe(long.MaxValue, "not enabled");
         rig.Commands.Control(iommuEnabled: true, bufferEnabled: true, waitInterruptEnabled: false);
         rig.Commands.NextDueNs.ShouldBe(rig.Costs.IommuMemoryAccessNs + rig.Costs.IommuCommandNs);
@@ -48,12 +48,12 @@ public class CommandProcessorPartTests
     {
         var rig = Rig();
         rig.Commands.Control(true, true, false);
-        Post(rig, TestDriver.CompletionWait(0, 0, store: false, interrupt: true));
+        Post(rig, DeviceRig.CompletionWait(0, 0, store: false, interrupt: true));
         rig.Commands.RunNext();
         rig.Commands.WaitInterrupted.ShouldBeTrue();
         rig.Interrupts.ShouldBe(0);
         rig.Commands.Control(true, true, true);
-        Post(rig, TestDriver.CompletionWait(0, 0, store: false, interrupt: true));
+        Post(rig, DeviceRig.CompletionWait(0, 0, store: false, interrupt: true));
         rig.Commands.RunNext();
         rig.Interrupts.ShouldBe(1);
     }
@@ -63,7 +63,7 @@ public class CommandProcessorPartTests
     {
         var rig = Rig();
         rig.Commands.Control(true, true, false);
-        Post(rig, (0, 0), TestDriver.CompletionWait(0x1000, 1));
+        Post(rig, (0, 0), DeviceRig.CompletionWait(0x1000, 1));
         rig.Commands.RunNext();
         rig.Commands.Running.ShouldBeFalse();
         rig.Commands.Head.Offset.ShouldBe((ushort)0);
@@ -84,7 +84,7 @@ public class CommandProcessorPartTests
     {
         var rig = Rig(bits: 36);
         rig.Commands.Control(true, true, false);
-        Post(rig, TestDriver.CompletionWait(1UL << 36, 1));
+        Post(rig, DeviceRig.CompletionWait(1UL << 36, 1));
         rig.Commands.RunNext();
         rig.Commands.Running.ShouldBeFalse();
         rig.Memory.TouchedFrames.ShouldBe(2, "the ring and the event log only");
@@ -97,7 +97,7 @@ public class CommandProcessorPartTests
         var rig = new PartsRig(config: new Platform.Iommu.IommuConfig { Efr = new ExtendedFeatureRegister(0) });
         rig.Commands.Base = new CommandBufferBaseRegister(0).WithBase(Ring).WithLength(8);
         rig.Commands.Control(true, true, false);
-        Post(rig, TestDriver.InvalidateIommuAll());
+        Post(rig, DeviceRig.InvalidateIommuAll());
         rig.Commands.RunNext();
         rig.Commands.Running.ShouldBeFalse();
         rig.Commands.Executed.ShouldBe(0);

@@ -33,10 +33,10 @@ public class IommuFuzzTests
     public void Random_registers_and_memory_never_throw_and_a_reset_iommu_serves_again(ulong seed, int physicalBits)
     {
         var logs = new Logs();
-        var d = new TestDriver(new MachineConfig { LoggerFactory = logs.Factory, Seed = seed, ExtraInterleaving = 0.05, Iommu = new IommuConfig { PhysicalAddressBits = physicalBits } }).Init();
+        var d = new DeviceRig(new MachineConfig { LoggerFactory = logs.Factory, Seed = seed, ExtraInterleaving = 0.05, Iommu = new IommuConfig { PhysicalAddressBits = physicalBits } }).Init();
         var m = d.Machine;
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain));
         var tables = new List<ulong> { root };
         for (ulong i = 0; i < 8; i++)
             d.Map4K(root, 4, i << 21, 0x4000_0000 + (i << 12));
@@ -97,12 +97,12 @@ public class IommuFuzzTests
         // Fresh tables the noise never reached, zeroed as a driver zeroes a new page.
         const ulong Fresh = 0x0800_0000;
         d.Mem.Fill(Fresh, 0x3000, 0);
-        d.Mem.WriteU64(Fresh, TestDriver.Pte(Fresh + 0x1000, 2).Raw);
-        d.Mem.WriteU64(Fresh + 0x1000, TestDriver.Pte(Fresh + 0x2000, 1).Raw);
-        d.Mem.WriteU64(Fresh + 0x2000 + (7 * 8), TestDriver.Pte(0x5000_0000, 0).Raw);
-        d.SetDte(Dev, TestDriver.Dte(Fresh, PagingMode.Level3, Domain));
-        d.Submit(TestDriver.InvalidateDte(Dev), TestDriver.InvalidateAllPages(Domain));
-        d.Sync().ShouldBeTrue("COMPLETION_WAIT completes after the reset");
+        d.Mem.WriteU64(Fresh, DeviceRig.Pte(Fresh + 0x1000, 2).Raw);
+        d.Mem.WriteU64(Fresh + 0x1000, DeviceRig.Pte(Fresh + 0x2000, 1).Raw);
+        d.Mem.WriteU64(Fresh + 0x2000 + (7 * 8), DeviceRig.Pte(0x5000_0000, 0).Raw);
+        d.SetDte(Dev, DeviceRig.Dte(Fresh, PagingMode.Level3, Domain));
+        d.Submit(DeviceRig.InvalidateDte(Dev), DeviceRig.InvalidateAllPages(Domain));
+        d.RunCommands().ShouldBeTrue("COMPLETION_WAIT completes after the reset");
         d.DrainEvents().ShouldBeEmpty();
         var after = d.Dma(Dev, 0x7123, write: true);
         after.Status.ShouldBe(TranslationStatus.Ok);
@@ -138,10 +138,10 @@ public class IommuFuzzTests
         kind = random.NextInt(5);
         return kind switch
         {
-            0 => TestDriver.CommandRing + ((ulong)random.NextInt(16) * 16) + (random.Chance(0.8) ? 0 : 8UL),
-            1 => TestDriver.EventLog + word,
-            2 => TestDriver.DeviceTable + ((ulong)Dev * 32) + (word & 24),
-            3 => TestDriver.DeviceTable + (word * 4),
+            0 => DeviceRig.CommandRing + ((ulong)random.NextInt(16) * 16) + (random.Chance(0.8) ? 0 : 8UL),
+            1 => DeviceRig.EventLog + word,
+            2 => DeviceRig.DeviceTable + ((ulong)Dev * 32) + (word & 24),
+            3 => DeviceRig.DeviceTable + (word * 4),
             _ => tables[random.NextInt(tables.Count)] + word,
         };
     }
@@ -152,9 +152,9 @@ public class IommuFuzzTests
         byte length = (byte)(random.Chance(0.7) ? 8 : random.NextInt(16));
         return (offset & ~7UL) switch
         {
-            AmdIommuMmio.DeviceTableBaseOffset => new DeviceTableBaseRegister(0).WithBase(Pointer(ref random, tables, TestDriver.DeviceTable)).WithSize((ushort)random.NextInt(512)).Raw,
-            AmdIommuMmio.CommandBufferBaseOffset => new CommandBufferBaseRegister(0).WithBase(Pointer(ref random, tables, TestDriver.CommandRing)).WithLength(length).Raw,
-            AmdIommuMmio.EventLogBaseOffset => new EventLogBaseRegister(0).WithBase(Pointer(ref random, tables, TestDriver.EventLog)).WithLength(length).Raw,
+            AmdIommuMmio.DeviceTableBaseOffset => new DeviceTableBaseRegister(0).WithBase(Pointer(ref random, tables, DeviceRig.DeviceTable)).WithSize((ushort)random.NextInt(512)).Raw,
+            AmdIommuMmio.CommandBufferBaseOffset => new CommandBufferBaseRegister(0).WithBase(Pointer(ref random, tables, DeviceRig.CommandRing)).WithLength(length).Raw,
+            AmdIommuMmio.EventLogBaseOffset => new EventLogBaseRegister(0).WithBase(Pointer(ref random, tables, DeviceRig.EventLog)).WithLength(length).Raw,
             AmdIommuMmio.ControlOffset => new ControlRegister(random.Next() & 0x101E).WithIommuEn(random.Chance(0.9)).WithCmdBufEn(random.Chance(0.9)).WithEventLogEn(random.Chance(0.9)).Raw,
             AmdIommuMmio.CommandBufferHeadOffset or AmdIommuMmio.CommandBufferTailOffset or AmdIommuMmio.EventLogHeadOffset or AmdIommuMmio.EventLogTailOffset =>
                 new RingPointerRegister(0).WithOffset((ushort)random.NextInt(16)).Raw,
@@ -169,14 +169,14 @@ public class IommuFuzzTests
             case 0:
                 // A command header: a real opcode, a store to the semaphore or anywhere, maybe reserved bits.
                 ulong opcode = random.Chance(0.8) ? 1 : (ulong)random.NextInt(10);
-                ulong w0 = (opcode << 60) | (random.Chance(0.5) ? TestDriver.Semaphore | 1 : random.Next() & 0x000F_FFFF_FFFF_FFF9);
+                ulong w0 = (opcode << 60) | (random.Chance(0.5) ? DeviceRig.Semaphore | 1 : random.Next() & 0x000F_FFFF_FFFF_FFF9);
                 return random.Chance(0.1) ? w0 | (1UL << random.NextInt(60)) : w0;
             case 2:
             case 3:
-                var dte = TestDriver.Dte(Pointer(ref random, tables, tables[0]), (PagingMode)random.NextInt(8), Domain, random.Chance(0.8), random.Chance(0.8));
+                var dte = DeviceRig.Dte(Pointer(ref random, tables, tables[0]), (PagingMode)random.NextInt(8), Domain, random.Chance(0.8), random.Chance(0.8));
                 return dte.WithTranslationValid(random.Chance(0.9)).GetWord(random.NextInt(2));
             case 4:
-                return TestDriver.Pte(Pointer(ref random, tables, tables[0]), random.NextInt(8), random.Chance(0.8), random.Chance(0.8)).Raw;
+                return DeviceRig.Pte(Pointer(ref random, tables, tables[0]), random.NextInt(8), random.Chance(0.8), random.Chance(0.8)).Raw;
             default:
                 return random.Next();
         }

@@ -11,10 +11,10 @@ public class IommuLogTests
     private const ushort Dev = 0x21;
     private const ushort Domain = 2;
 
-    private static (TestDriver D, Logs Logs) Machine(IommuConfig? iommu = null, byte eventLogLength = 8)
+    private static (DeviceRig D, Logs Logs) Machine(IommuConfig? iommu = null, byte eventLogLength = 8)
     {
         var logs = new Logs();
-        var d = new TestDriver(new MachineConfig { LoggerFactory = logs.Factory, Iommu = iommu ?? new IommuConfig() }).Init(eventLogLength);
+        var d = new DeviceRig(new MachineConfig { LoggerFactory = logs.Factory, Iommu = iommu ?? new IommuConfig() }).Init(eventLogLength);
         return (d, logs);
     }
 
@@ -26,7 +26,7 @@ public class IommuLogTests
         d.Machine.Scheduler.RunUntilIdle();
         var r = logs.Single(2000);
         r.Level.ShouldBe(LogLevel.Error);
-        r.Number("Address").ShouldBe(TestDriver.CommandRing);
+        r.Number("Address").ShouldBe(DeviceRig.CommandRing);
         r.Number("Word1").ShouldBe(0x55UL);
         r.Value("Command").ShouldBe(new CommandHeader([7UL << 60, 0x55]).ToString());
         r.Message.ShouldContain("stopped");
@@ -42,7 +42,7 @@ public class IommuLogTests
     public void A_completion_wait_store_beyond_the_limit_is_a_command_hardware_error()
     {
         var (d, logs) = Machine(new IommuConfig { PhysicalAddressBits = 40 });
-        d.Submit(TestDriver.CompletionWait(1UL << 40, 1));
+        d.Submit(DeviceRig.CompletionWait(1UL << 40, 1));
         d.Machine.Scheduler.RunUntilIdle();
         var r = logs.Single(2001);
         r.Level.ShouldBe(LogLevel.Error);
@@ -53,7 +53,7 @@ public class IommuLogTests
     public void Event_log_overflow_is_a_warning_once_until_the_restart()
     {
         var (d, logs) = Machine(eventLogLength: 1);
-        d.SetDte(Dev, TestDriver.Dte(d.AllocTable(), PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(d.AllocTable(), PagingMode.Level3, Domain));
         for (int i = 0; i < 4; i++)
             d.Dma(Dev, 0x1000).Status.ShouldBe(TranslationStatus.IoPageFault);
         var r = logs.Single(2003);
@@ -66,19 +66,19 @@ public class IommuLogTests
     public void Page_faults_are_debug_and_hardware_errors_are_errors()
     {
         var (d, logs) = Machine(new IommuConfig { PhysicalAddressBits = 40 });
-        d.SetDte(Dev, TestDriver.Dte(1UL << 41, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(1UL << 41, PagingMode.Level3, Domain));
         d.Dma(Dev, 0x1000).Status.ShouldBe(TranslationStatus.PageTableError);
         var table = logs.Single(2006);
         table.Level.ShouldBe(LogLevel.Error);
         table.Number("DeviceId").ShouldBe((ulong)Dev);
         table.Number("Address").ShouldBe((1UL << 41) + (0x1000 >> 30 & 511) * 8);
 
-        d.Write64(AmdIommuMmio.DeviceTableBaseOffset, new DeviceTableBaseRegister(0).WithBase(TestDriver.DeviceTable).WithSize(0).Raw);
+        d.Write64(AmdIommuMmio.DeviceTableBaseOffset, new DeviceTableBaseRegister(0).WithBase(DeviceRig.DeviceTable).WithSize(0).Raw);
         d.Dma(128, 0).Status.ShouldBe(TranslationStatus.DeviceTableError);
-        logs.Single(2005).Number("Address").ShouldBe(TestDriver.DeviceTable + (128UL * 32));
+        logs.Single(2005).Number("Address").ShouldBe(DeviceRig.DeviceTable + (128UL * 32));
 
         ulong root = d.AllocTable();
-        d.SetDte(Dev + 1, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev + 1, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         d.Dma(Dev + 1, 0x2000, write: true).Status.ShouldBe(TranslationStatus.IoPageFault);
         var fault = logs.Single(2009);
         fault.Level.ShouldBe(LogLevel.Debug);
@@ -90,7 +90,7 @@ public class IommuLogTests
     public void An_illegal_dte_is_a_warning_with_the_entry_decoded()
     {
         var (d, logs) = Machine();
-        var dte = TestDriver.Dte(d.AllocTable(), PagingMode.Level3, Domain).WithDomainId(9);
+        var dte = DeviceRig.Dte(d.AllocTable(), PagingMode.Level3, Domain).WithDomainId(9);
         var bad = new AmdDte([dte.GetWord(0) | (1UL << 63), dte.GetWord(1), dte.GetWord(2), dte.GetWord(3)]);
         d.SetDte(Dev, bad);
         d.Dma(Dev, 0).Status.ShouldBe(TranslationStatus.IllegalDte);
@@ -108,7 +108,7 @@ public class IommuLogTests
         on.Level.ShouldBe(LogLevel.Information);
         on.Value("On").ShouldBe(bool.TrueString);
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         d.Map4K(root, 3, 0x1000, 0x6000_0000);
         d.Machine.Cpu.Rmpupdate(0x6000_0000, new RmpUpdateArgs(0x1000, true, false, false, 2)).ShouldBe(RmpUpdateResult.Success);
         d.Dma(Dev, 0x1010).Status.ShouldBe(TranslationStatus.RmpFault);
@@ -125,13 +125,13 @@ public class IommuLogTests
     {
         var (d, logs) = Machine();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         d.Map4K(root, 3, 0x1000, 0x9000);
         for (int i = 0; i < 3; i++)
             d.Dma(Dev, 0x1008, write: i == 1).Spa.ShouldBe(0x9008UL);
         d.Dma(Dev + 1, 0x5000).Status.ShouldBe(TranslationStatus.Ok, "V = 0: passthrough");
-        d.Submit(TestDriver.InvalidateAllPages(Domain));
-        d.Sync().ShouldBeTrue();
+        d.Submit(DeviceRig.InvalidateAllPages(Domain));
+        d.RunCommands().ShouldBeTrue();
         logs.All.ShouldBeEmpty();
     }
 }

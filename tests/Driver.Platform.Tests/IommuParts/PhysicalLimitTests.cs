@@ -14,8 +14,8 @@ public class PhysicalLimitTests
     private const ushort Domain = 4;
     private const ulong Beyond = 1UL << 40;
 
-    private static TestDriver Machine() =>
-        new TestDriver(new MachineConfig { Iommu = new IommuConfig { PhysicalAddressBits = 40 } }).Init();
+    private static DeviceRig Machine() =>
+        new DeviceRig(new MachineConfig { Iommu = new IommuConfig { PhysicalAddressBits = 40 } }).Init();
 
     [Theory]
     [InlineData(31)]
@@ -27,7 +27,7 @@ public class PhysicalLimitTests
     public void A_dte_root_beyond_the_limit_is_a_page_table_hardware_error()
     {
         var d = Machine();
-        d.SetDte(Dev, TestDriver.Dte(Beyond, PagingMode.Level2, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(Beyond, PagingMode.Level2, Domain));
         var r = d.Dma(Dev, 0x20_1000, write: true);
         r.Status.ShouldBe(TranslationStatus.PageTableError);
         var ev = new PageTabHardwareErrorEvent([r.Result.EventWord0, r.Result.EventWord1]);
@@ -44,12 +44,12 @@ public class PhysicalLimitTests
     {
         var d = Machine();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level3, Domain));
-        d.Mem.WriteU64(root, TestDriver.Pte(Beyond - 0x1000, 2).Raw);
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
+        d.Mem.WriteU64(root, DeviceRig.Pte(Beyond - 0x1000, 2).Raw);
         d.Dma(Dev, 0x1000).Status.ShouldBe(TranslationStatus.IoPageFault, "the last table below the limit is read (empty)");
-        d.Mem.WriteU64(root, TestDriver.Pte(Beyond, 2).Raw);
-        d.Submit(TestDriver.InvalidateAllPages(Domain));
-        d.Sync().ShouldBeTrue();
+        d.Mem.WriteU64(root, DeviceRig.Pte(Beyond, 2).Raw);
+        d.Submit(DeviceRig.InvalidateAllPages(Domain));
+        d.RunCommands().ShouldBeTrue();
         for (int i = 0; i < 2; i++)
         {
             // The second walk resumes from the cached PDE and meets the same pointer.
@@ -83,7 +83,7 @@ public class PhysicalLimitTests
         d.Write64(AmdIommuMmio.CommandBufferTailOffset, new RingPointerRegister(0).WithOffset(1).Raw);
         d.Machine.Scheduler.RunUntilIdle();
         var ev = d.DrainEvents().Single();
-        TestDriver.Code(ev).ShouldBe(EventCode.CommandHardwareError);
+        DeviceRig.Code(ev).ShouldBe(EventCode.CommandHardwareError);
         new CommandHardwareErrorEvent([ev.W0, ev.W1]).Address.ShouldBe(Beyond);
         d.Status.CmdBufRun.ShouldBeFalse();
         d.Machine.Iommu.CommandsExecuted.ShouldBe(0);
@@ -93,18 +93,18 @@ public class PhysicalLimitTests
     public void A_completion_wait_store_beyond_the_limit_is_a_command_hardware_error_and_stops_on_that_command()
     {
         var d = Machine();
-        d.Submit(TestDriver.CompletionWait(Beyond, 7), TestDriver.CompletionWait(TestDriver.Semaphore, 9));
+        d.Submit(DeviceRig.CompletionWait(Beyond, 7), DeviceRig.CompletionWait(DeviceRig.Semaphore, 9));
         d.Machine.Scheduler.RunUntilIdle();
-        d.Machine.Memory.ReadU64(TestDriver.Semaphore).ShouldBe(0UL, "the processor stopped before the second command");
+        d.Machine.Memory.ReadU64(DeviceRig.Semaphore).ShouldBe(0UL, "the processor stopped before the second command");
         var ev = d.DrainEvents().Single();
         new CommandHardwareErrorEvent([ev.W0, ev.W1]).Address.ShouldBe(Beyond);
         new RingPointerRegister(d.Read64(AmdIommuMmio.CommandBufferHeadOffset)).Offset.ShouldBe((ushort)0);
 
         // Restarting re-runs the offending command: the driver resets the ring as Linux does.
         d.Write64(AmdIommuMmio.ControlOffset, d.Control.WithCmdBufEn(false).Raw);
-        d.Write64(AmdIommuMmio.CommandBufferBaseOffset, new CommandBufferBaseRegister(0).WithBase(TestDriver.CommandRing).WithLength(TestDriver.CommandRingLength).Raw);
+        d.Write64(AmdIommuMmio.CommandBufferBaseOffset, new CommandBufferBaseRegister(0).WithBase(DeviceRig.CommandRing).WithLength(DeviceRig.CommandRingLength).Raw);
         d.Write64(AmdIommuMmio.ControlOffset, d.Control.WithCmdBufEn(true).Raw);
-        d.Sync().ShouldBeTrue();
+        d.RunCommands().ShouldBeTrue();
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public class PhysicalLimitTests
     {
         var d = Machine();
         d.Write64(AmdIommuMmio.EventLogBaseOffset, new EventLogBaseRegister(0).WithBase(Beyond).WithLength(8).Raw);
-        d.SetDte(Dev, TestDriver.Dte(d.AllocTable(), PagingMode.Level3, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(d.AllocTable(), PagingMode.Level3, Domain));
         d.Dma(Dev, 0x1000).Status.ShouldBe(TranslationStatus.IoPageFault);
         d.Machine.Iommu.EventsDropped.ShouldBe(1);
         d.Machine.Iommu.EventsLogged.ShouldBe(0);

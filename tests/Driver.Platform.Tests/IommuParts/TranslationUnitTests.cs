@@ -16,11 +16,11 @@ public class TranslationUnitTests
         var rig = new PartsRig(config: config);
         rig.Translation.DeviceTable = new DeviceTableBaseRegister(0).WithBase(DevTab).WithSize(0);
         rig.Translation.Enabled = true;
-        var dte = TestDriver.Dte(Root, PagingMode.Level2, Domain);
+        var dte = DeviceRig.Dte(Root, PagingMode.Level2, Domain);
         for (int i = 0; i < AmdDte.Words; i++)
             rig.Memory.WriteU64(DevTab + (Dev * 32UL) + ((ulong)i * 8), dte.GetWord(i));
-        rig.Memory.WriteU64(Root, TestDriver.Pte(Root + 0x1000, 1).Raw);
-        rig.Memory.WriteU64(Root + 0x1000 + 8, TestDriver.Pte(0x7000, 0).Raw);
+        rig.Memory.WriteU64(Root, DeviceRig.Pte(Root + 0x1000, 1).Raw);
+        rig.Memory.WriteU64(Root + 0x1000 + 8, DeviceRig.Pte(0x7000, 0).Raw);
         return rig;
     }
 
@@ -90,7 +90,7 @@ public class TranslationUnitTests
     {
         var rig = Rig();
         rig.Translation.Translate(Dev, 0x1000, write: false).IsOk.ShouldBeTrue();
-        rig.Memory.WriteU64(DevTab + (Dev * 32UL), TestDriver.Dte(Root, PagingMode.Level2, Domain).WithTranslationValid(false).GetWord(0));
+        rig.Memory.WriteU64(DevTab + (Dev * 32UL), DeviceRig.Dte(Root, PagingMode.Level2, Domain).WithTranslationValid(false).GetWord(0));
         rig.Translation.Translate(Dev, 0x1000, write: false).IsOk.ShouldBeTrue("the DTE cache still holds the old entry");
         rig.Translation.InvalidateDte(Dev);
         rig.Translation.Translate(Dev, 0x1000, write: false).Status.ShouldBe(TranslationStatus.Blocked);

@@ -147,6 +147,33 @@ public sealed class AmdProtectionDomainTests
     }
 
     [Fact]
+    public void WithTheTestOnlySkip_IotlbFlushesPostOnlyTheirWait_AndDteUpdatesStayWhole()
+    {
+        var rig = new AmdRig(new AmdIommuConfig { MmioBase = Driver.Platform.Machine.IommuMmioBase, SkipIotlbInvalidation = true });
+        var queue = new Mock<ICommandQueue>(MockBehavior.Strict);
+        var posted = new List<AmdCommand>();
+        queue.Setup(q => q.Post(It.IsAny<AmdCommand>())).Callback<AmdCommand>(posted.Add).Returns(Errno.Ok);
+        queue.Setup(q => q.CompletionWait()).Callback(() => posted.Add(default)).Returns(Errno.Ok);
+        AmdProtectionDomain.Alloc(rig.Driver, out var domain, queue.Object).ShouldBe(Errno.Ok);
+        domain!.Attach(Device).ShouldBe(Errno.Ok);
+        posted.ShouldBe([AmdCommand.InvalidateDevtabEntry(Device), default]);
+        posted.Clear();
+
+        domain.Table.MapPages(0x20_0000, 0x40_0000_0000, 0x1000, 1, ReadWrite, out _).ShouldBe(Errno.Ok);
+        var gather = new IotlbGather();
+        domain.Table.UnmapPages(0x20_0000, 0x1000, gather, out _).ShouldBe(Errno.Ok);
+        domain.Table.IotlbSync(gather);
+        posted.ShouldBe([default], "the INVALIDATE_IOMMU_PAGES is skipped, its wait is not");
+        posted.Clear();
+
+        domain.FlushIotlbAll().ShouldBe(Errno.Ok);
+        posted.ShouldBe([default]);
+        posted.Clear();
+        domain.Detach(Device).ShouldBe(Errno.Ok);
+        posted.ShouldBe([AmdCommand.InvalidateDevtabEntry(Device), default, default]);
+    }
+
+    [Fact]
     public void Growth_RewritesEachDevice_WithAnInvalidationAndAWaitEach()
     {
         var rig = new AmdRig();

@@ -1,6 +1,7 @@
 using Driver.Hw.Interfaces;
 using Driver.Kernel.Iommu;
 using Driver.Kernel.IommuPt;
+using Microsoft.Extensions.Logging;
 using Moq;
 using Shouldly;
 
@@ -11,7 +12,7 @@ internal sealed class CoreRig
 {
     public const ulong AllSizes4K2M1G = (1UL << 12) | (1UL << 21) | (1UL << 30);
 
-    public CoreRig(IommuCoreConfig? config = null, ulong pageSizes = AllSizes4K2M1G)
+    public CoreRig(IommuCoreConfig? config = null, ulong pageSizes = AllSizes4K2M1G, ILoggerFactory? loggerFactory = null)
     {
         Clock.SetupGet(c => c.NowNs).Returns(() => Now);
         Ops.SetupGet(o => o.PageSizeBitmap).Returns(pageSizes);
@@ -49,7 +50,7 @@ internal sealed class CoreRig
         Driver.Setup(d => d.AllocPagingDomain(It.IsAny<DomainAllocFlags>(), out ops)).Returns(Errno.Ok);
         Driver.Setup(d => d.AttachDevice(It.IsAny<ushort>(), It.IsAny<IommuDomainType>(), It.IsAny<IIommuDomainOps?>()))
             .Returns(() => AttachResult);
-        Core = new IommuCore(Driver.Object, Clock.Object, config);
+        Core = new IommuCore(Driver.Object, Clock.Object, config, loggerFactory);
     }
 
     public delegate Errno MapPagesCallback(ulong iova, ulong paddr, ulong size, ulong count, IommuProt prot, out ulong mapped);

@@ -63,6 +63,83 @@ public sealed class IommuCoreTests
     }
 
     [Theory]
+    [InlineData(0x20_0000UL, 0x40_0000UL, 0x20_0000UL, "map 0x200000 0x400000 0x200000 x1")]
+    [InlineData(0x20_0000UL, 0x40_1000UL, 0x20_0000UL, "map 0x200000 0x401000 0x1000 x512")]
+    [InlineData(0x1000UL, 0x2000UL, 0x2000UL, "map 0x1000 0x2000 0x1000 x2")]
+    public void Map_OfOnePowerOfTwo_IsOnePageOnlyWhenTheTableHasThatSizeAndBothAddressesAlign(ulong iova, ulong paddr, ulong size, string call)
+    {
+        var rig = new CoreRig();
+        rig.Core.Map(rig.NewDomain(), iova, paddr, size, Rw).ShouldBe(Errno.Ok);
+        rig.Calls.ShouldBe([call]);
+    }
+
+    [Fact]
+    public void Map_OfOnePageThatFails_ReturnsTheErrno_AndHasNothingToUndo()
+    {
+        var logs = new FakeLogCollector();
+        var rig = new CoreRig(loggerFactory: new LoggerFactory([new FakeLoggerProvider(logs)]));
+        rig.FailMapAt = 0x20_0000;
+        rig.Core.Map(rig.NewDomain(), 0x20_0000, 0x20_0000, 0x20_0000, Rw).ShouldBe(Errno.ENOMEM);
+        rig.Calls.ShouldBe(["map 0x200000 0x200000 0x200000 x1"]);
+        logs.GetSnapshot().ShouldContain(r => r.Id.Id == 3003);
+    }
+
+    [Fact]
+    public void TheDomainsPageSizes_AreReadOnce_WhenTheDomainIsMade()
+    {
+        var rig = new CoreRig();
+        var domain = rig.NewDomain();
+        domain.PageSizeBitmap.ShouldBe(CoreRig.AllSizes4K2M1G);
+        for (ulong i = 0; i < 4; i++)
+        {
+            rig.Core.Map(domain, i << 21, i << 21, 0x20_0000, Rw).ShouldBe(Errno.Ok);
+            rig.Core.Unmap(domain, i << 21, 0x1000).ShouldBe(0x1000UL);
+        }
+        rig.Ops.VerifyGet(o => o.PageSizeBitmap, Times.Once());
+        rig.Core.Identity.PageSizeBitmap.ShouldBe(0UL);
+    }
+
+    [Fact]
+    public void StrictUnmaps_EachSyncOnlyTheirOwnRange()
+    {
+        var rig = new CoreRig();
+        var domain = rig.NewDomain(strict: true);
+        rig.Core.Unmap(domain, 0x1000, 0x1000).ShouldBe(0x1000UL);
+        rig.Core.Unmap(domain, 0x10_0000, 0x1000).ShouldBe(0x1000UL);
+        rig.Calls.ShouldBe(["unmap 0x1000 0x1000 x1", "sync 0x1000-0x1fff", "unmap 0x100000 0x1000 x1", "sync 0x100000-0x100fff"]);
+    }
+
+    [Fact]
+    public void LazyUnmaps_AfterAFlush_StartFromAnEmptyGather()
+    {
+        var rig = new CoreRig(new IommuCoreConfig { Strict = false, FlushQueueCapacity = 2 });
+        var emptyAtStart = new List<bool>();
+        rig.Ops.Setup(o => o.UnmapPages(It.IsAny<ulong>(), It.IsAny<ulong>(), It.IsAny<ulong>(), It.IsAny<IotlbGather>()))
+            .Returns((ulong iova, ulong size, ulong count, IotlbGather gather) =>
+            {
+                emptyAtStart.Add(gather.IsEmpty);
+                gather.AddRange(iova, size * count);
+                gather.AddFreed([0x9000 + iova]);
+                return size * count;
+            });
+        var domain = rig.NewDomain();
+        for (ulong i = 0; i < 6; i++)
+            rig.Core.Unmap(domain, i << 12, 0x1000).ShouldBe(0x1000UL);
+        domain.FlushQueue!.Flushes.ShouldBe(3);
+        emptyAtStart.ShouldBe([true, true, true, true, true, true]);
+    }
+
+    [Fact]
+    public void LazyUnmap_OfAHole_QueuesNothing()
+    {
+        var rig = new CoreRig(new IommuCoreConfig { Strict = false });
+        rig.Ops.Setup(o => o.UnmapPages(It.IsAny<ulong>(), It.IsAny<ulong>(), It.IsAny<ulong>(), It.IsAny<IotlbGather>())).Returns(0UL);
+        var domain = rig.NewDomain();
+        rig.Core.Unmap(domain, 0x1000, 0x1000).ShouldBe(0UL);
+        domain.FlushQueue!.Count.ShouldBe(0);
+    }
+
+    [Theory]
     [InlineData(0x1001UL, 0x1000UL, 0x1000UL)]
     [InlineData(0x1000UL, 0x1800UL, 0x1000UL)]
     [InlineData(0x1000UL, 0x1000UL, 0x1234UL)]
@@ -179,7 +256,7 @@ public sealed class IommuCoreTests
         var b = rig.NewDomain();
         rig.Core.AttachDevice(a, 0x99).ShouldBe(Errno.ENODEV);
         rig.Core.AttachDevice(a, 0x10).ShouldBe(Errno.Ok);
-        rig.Core.AttachDevice(a, 0x10).ShouldBe(Errno.Ok, "attaching again to the same domain is a no-op");
+        rig.Core.AttachDevice(a, 0x10).ShouldBe(Errno.EBUSY, "Linux: only a group in its default or the blocked domain may attach");
         rig.Core.AttachDevice(b, 0x10).ShouldBe(Errno.EBUSY);
         rig.Core.FreeDomain(a).ShouldBe(Errno.EBUSY);
         rig.Core.DetachDevice(b, 0x10).ShouldBe(Errno.EINVAL);
@@ -196,6 +273,9 @@ public sealed class IommuCoreTests
         group.Domain.ShouldBe(group.DefaultDomain);
         rig.Core.ReplaceDevice(rig.Core.Blocked, 0x10).ShouldBe(Errno.Ok);
         rig.Core.Blocked.AttachedDevices.ShouldBe(1);
+        rig.Core.AttachDevice(b, 0x10).ShouldBe(Errno.Ok, "a blocked group may attach");
+        group.Domain.ShouldBe(b);
+        rig.Core.Blocked.AttachedDevices.ShouldBe(0);
     }
 
     [Fact]

@@ -4,10 +4,13 @@ using Driver.Hw.Interfaces;
 namespace Driver.Platform.Tests;
 
 /// <summary>
-/// A minimal AMD IOMMU driver for the tests: it touches the machine only as a
-/// kernel would, through MMIO, the direct map and the clock.
+/// Device-side helpers: a machine whose IOMMU a test puts into a known state by hand, through
+/// MMIO and the direct map only (registers, a DTE, hand-built tables, commands at Tail and the
+/// doorbell), then lets simulated time run. It is no driver: no ring bookkeeping beyond Tail,
+/// no completion-wait polling, no domains. What needs a driver is tested on the real one in
+/// Driver.Kernel.Tests.
 /// </summary>
-internal sealed class TestDriver
+internal sealed class DeviceRig
 {
     public const ulong DeviceTable = 0x0100_0000;
     public const ulong CommandRing = 0x0200_0000;
@@ -16,11 +19,10 @@ internal sealed class TestDriver
     public const int CommandRingLength = 9;
 
     private ulong _nextTable = 0x0300_0000;
-    private ulong _semaphoreValue;
 
-    public TestDriver(Machine machine) => Machine = machine;
+    public DeviceRig(Machine machine) => Machine = machine;
 
-    public TestDriver(MachineConfig? config = null) : this(new Machine(config ?? new MachineConfig()))
+    public DeviceRig(MachineConfig? config = null) : this(new Machine(config ?? new MachineConfig()))
     {
     }
 
@@ -44,8 +46,8 @@ internal sealed class TestDriver
 
     public ControlRegister Control => new(Read64(AmdIommuMmio.ControlOffset));
 
-    /// <summary>Sets up the device table, rings and enables as Linux's init does.</summary>
-    public TestDriver Init(byte eventLogLength = 8, bool enable = true)
+    /// <summary>Writes the device-table, command-ring and event-log base registers, then Control (IommuEn, EventLogEn, CmdBufEn).</summary>
+    public DeviceRig Init(byte eventLogLength = 8, bool enable = true)
     {
         Write64(AmdIommuMmio.DeviceTableBaseOffset, new DeviceTableBaseRegister(0).WithBase(DeviceTable).WithSize(511).Raw);
         Write64(AmdIommuMmio.CommandBufferBaseOffset, new CommandBufferBaseRegister(0).WithBase(CommandRing).WithLength(CommandRingLength).Raw);
@@ -62,10 +64,14 @@ internal sealed class TestDriver
             Machine.Notify.TableFrameAllocated(pa);
     }
 
-    /// <summary>Lets simulated time run until the command processor has nothing due; true when it took every command.</summary>
+    /// <summary>
+    /// Lets simulated time run to each command the processor has due, until it has none (whatever
+    /// else is due on the way runs too); true when Head reached Tail, false when it stopped short.
+    /// </summary>
     public bool RunCommands()
     {
-        Machine.Scheduler.RunUntilIdle(Machine.Clock.NowNs + 10_000_000);
+        for (int i = 0; i < (1 << CommandRingLength) && Machine.Iommu.NextDueNs != long.MaxValue; i++)
+            Machine.Scheduler.AdvanceTo(Machine.Iommu.NextDueNs);
         return new RingPointerRegister(Read64(AmdIommuMmio.CommandBufferHeadOffset)).Offset
             == new RingPointerRegister(Read64(AmdIommuMmio.CommandBufferTailOffset)).Offset;
     }
@@ -113,7 +119,7 @@ internal sealed class TestDriver
     public ulong Map4K(ulong root, int mode, ulong iova, ulong spa, bool read = true, bool write = true) =>
         Map(root, mode, iova, Pte(spa, 0, read, write));
 
-    /// <summary>Appends commands at Tail and rings the doorbell.</summary>
+    /// <summary>Writes commands at Tail and rings the doorbell once (no check for room: the tests post a few at a time).</summary>
     public void Submit(params (ulong W0, ulong W1)[] commands)
     {
         var tail = new RingPointerRegister(Read64(AmdIommuMmio.CommandBufferTailOffset));
@@ -126,20 +132,6 @@ internal sealed class TestDriver
             index = (index + 1) % (1u << CommandRingLength);
         }
         Write64(AmdIommuMmio.CommandBufferTailOffset, tail.WithOffset((ushort)index).Raw);
-    }
-
-    /// <summary>COMPLETION_WAIT with a store, then poll the semaphore as Linux does (1 us steps).</summary>
-    public bool Sync(int polls = 1000)
-    {
-        ulong value = ++_semaphoreValue;
-        Submit(CompletionWait(Semaphore, value, store: true));
-        for (int i = 0; i < polls; i++)
-        {
-            if (Mem.ReadU64(Semaphore) == value)
-                return true;
-            Machine.Clock.Delay(1000);
-        }
-        return false;
     }
 
     public static (ulong, ulong) CompletionWait(ulong address, ulong data, bool store = true, bool interrupt = false)
@@ -170,7 +162,7 @@ internal sealed class TestDriver
         return (c.GetWord(0), c.GetWord(1));
     }
 
-    /// <summary>Reads the events between Head and Tail and consumes them.</summary>
+    /// <summary>Reads what the IOMMU logged between Head and Tail, and moves Head past it.</summary>
     public List<(ulong W0, ulong W1)> DrainEvents()
     {
         var events = new List<(ulong, ulong)>();
