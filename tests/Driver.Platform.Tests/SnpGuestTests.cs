@@ -84,7 +84,7 @@ public class SnpGuestTests
     {
         var m = Up();
         MakeFirmware(m, Gctx);
-        foreach (ulong page in new[] { Gctx, TestDriver.EventLog, 0UL, Gctx + 0x1000 })
+        foreach (ulong page in new[] { Gctx, DeviceRig.EventLog, 0UL, Gctx + 0x1000 })
         {
             Activate(m, page, 1).ShouldBe(SevStatus.InvalidGuest, $"0x{page:x}");
             Decommission(m, page).ShouldBe(SevStatus.InvalidGuest, $"0x{page:x}");
@@ -129,7 +129,7 @@ public class SnpGuestTests
         MakeFirmware(m, OtherGctx);
         GctxCreate(m, OtherGctx).ShouldBe(SevStatus.Success);
         PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
-        m.Cpu.Rmpupdate(TestDriver.EventLog, default).ShouldBe(RmpUpdateResult.Success);
+        m.Cpu.Rmpupdate(DeviceRig.EventLog, default).ShouldBe(RmpUpdateResult.Success);
         PspMailbox.InitEx(m).ShouldBe(SevStatus.Success);
         PlatformStatus(m).GuestCount.ShouldBe(0u);
         Activate(m, OtherGctx, 1).ShouldBe(SevStatus.InvalidGuest);
@@ -153,11 +153,11 @@ public class SnpGuestTests
         var m = Up();
         PspMailbox.ShutdownEx(m, iommu: false).ShouldBe(SevStatus.Success);
         m.Iommu.SnpEnforced.ShouldBeTrue();
-        RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Firmware);
+        RmpStates.Classify(m.Rmp.Read(DeviceRig.EventLog >> 12)).ShouldBe(RmpState.Firmware);
         PspMailbox.ShutdownEx(m, iommu: false).ShouldBe(SevStatus.Success);
         m.Iommu.SnpEnforced.ShouldBeTrue("asked for nothing more");
         PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
         m.Iommu.SnpEnforced.ShouldBeFalse();
-        RmpStates.Classify(m.Rmp.Read(TestDriver.EventLog >> 12)).ShouldBe(RmpState.Reclaim);
+        RmpStates.Classify(m.Rmp.Read(DeviceRig.EventLog >> 12)).ShouldBe(RmpState.Reclaim);
     }
 }

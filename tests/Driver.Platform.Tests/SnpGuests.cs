@@ -70,7 +70,7 @@ internal static class SnpGuests
     }
 
     /// <summary>An IOMMU with SEV-TIO support, SNP up with TIO enabled and, optionally, TIO_INIT done.</summary>
-    public static TestDriver TioMachine(bool tioInit = true, RmpGranularity rule = RmpGranularity.AmdToday, PspConfig? psp = null, bool monitors = true)
+    public static DeviceRig TioMachine(bool tioInit = true, RmpGranularity rule = RmpGranularity.AmdToday, PspConfig? psp = null, bool monitors = true)
     {
         var config = new MachineConfig
         {
@@ -78,7 +78,7 @@ internal static class SnpGuests
             Psp = psp ?? new PspConfig(),
             Monitors = monitors,
         };
-        var d = new TestDriver(config).Init();
+        var d = new DeviceRig(config).Init();
         PspMailbox.InitEx(d.Machine, default(SnpInitExBuffer).WithInitRmp(true).WithTioEn(true)).ShouldBe(SevStatus.Success);
         if (tioInit)
             TioInit(d.Machine).ShouldBe(SevStatus.Success);

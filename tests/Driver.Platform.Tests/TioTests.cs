@@ -51,7 +51,7 @@ public class TioTests
         var withoutTioEn = PspMailbox.SnpMachine().Machine;
         TioInit(withoutTioEn).ShouldBe(SevStatus.Unsupported, "SNP_INIT_EX did not ask for TIO");
 
-        var noSupport = new TestDriver().Init().Machine;
+        var noSupport = new DeviceRig().Init().Machine;
         PspMailbox.InitEx(noSupport, default(SnpInitExBuffer).WithInitRmp(true).WithTioEn(true)).ShouldBe(SevStatus.Success);
         TioInit(noSupport).ShouldBe(SevStatus.Unsupported, "the IOMMU has no EFR2 SEV-SNP I/O support");
 
@@ -84,7 +84,7 @@ public class TioTests
         var b = default(TioTdiCreateBuffer).WithLength(16).WithDeviceId(Dev).WithTdiCtxPaddr(TdiCtx);
         Send(m, SevCommandId.TioTdiCreate, b.GetWord(0) | (1UL << 50), b.GetWord(1)).ShouldBe(SevStatus.InvalidParam);
         TdiCreate(m, Dev, m.Rmp.CoveredBytes).ShouldBe(SevStatus.InvalidAddress);
-        TdiCreate(m, Dev, TestDriver.EventLog).ShouldBe(SevStatus.InvalidPageState, "an IOMMU page of the firmware");
+        TdiCreate(m, Dev, DeviceRig.EventLog).ShouldBe(SevStatus.InvalidPageState, "an IOMMU page of the firmware");
         m.Cpu.Rmpupdate(0x5200_0000, new RmpUpdateArgs(0, true, true, true, 0)).ShouldBe(RmpUpdateResult.Success);
         TdiCreate(m, Dev, 0x5200_0000).ShouldBe(SevStatus.InvalidPageSize);
         TdiCreate(m, Dev, TdiCtx).ShouldBe(SevStatus.Success);
@@ -143,7 +143,7 @@ public class TioTests
         TdiBind(m, TdiCtx, Gctx).ShouldBe(SevStatus.Success);
         PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
         m.Iommu.TdiAsid(Dev).ShouldBe((ushort)0);
-        m.Cpu.Rmpupdate(TestDriver.EventLog, default).ShouldBe(RmpUpdateResult.Success);
+        m.Cpu.Rmpupdate(DeviceRig.EventLog, default).ShouldBe(RmpUpdateResult.Success);
         PspMailbox.InitEx(m, default(SnpInitExBuffer).WithInitRmp(true).WithTioEn(true)).ShouldBe(SevStatus.Success);
         TdiCreate(m, Dev, TdiCtx).ShouldBe(SevStatus.InvalidPlatformState, "TIO_INIT again first");
     }

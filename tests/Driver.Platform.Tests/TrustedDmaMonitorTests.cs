@@ -21,13 +21,13 @@ public class TrustedDmaMonitorTests
     private const ulong OtherGuestSpa = 0x4000_1000;
     private const ulong OwnSpa = 0x4000_2000;
 
-    private static TestDriver Setup()
+    private static DeviceRig Setup()
     {
         var d = TioMachine();
         var m = d.Machine;
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain));
-        d.SetDte(Untrusted, TestDriver.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Untrusted, DeviceRig.Dte(root, PagingMode.Level4, Domain));
         d.Map4K(root, 4, 0x1000, OtherGuestSpa);
         d.Map4K(root, 4, 0x2000, OwnSpa);
         MakeFirmware(m, TdiCtx);

@@ -21,7 +21,7 @@ public class TrustedDmaTests
     private const ulong Spa2M = 0x4000_0000;
     private const ulong Gpa2M = 0x20_0000;
 
-    private sealed record Rig(TestDriver D, ulong Root)
+    private sealed record Rig(DeviceRig D, ulong Root)
     {
         public Machine M => D.Machine;
     }
@@ -32,8 +32,8 @@ public class TrustedDmaTests
         var d = TioMachine(rule: rule);
         var m = d.Machine;
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain));
-        d.SetDte(Untrusted, TestDriver.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Untrusted, DeviceRig.Dte(root, PagingMode.Level4, Domain));
         MakeFirmware(m, TdiCtx);
         TdiCreate(m, Dev, TdiCtx).ShouldBe(SevStatus.Success);
         NewGuest(m, Gctx, Asid);
@@ -57,7 +57,7 @@ public class TrustedDmaTests
             r.M.GuestCpu(asid).Pvalidate(gpa, Spa2M + 0x1000, false, true).ShouldBe(PvalidateResult.Success);
     }
 
-    private static void MapIo2M(Rig r) => r.D.Map(r.Root, 4, Gpa2M, TestDriver.Pte(Spa2M, 0), 2);
+    private static void MapIo2M(Rig r) => r.D.Map(r.Root, 4, Gpa2M, DeviceRig.Pte(Spa2M, 0), 2);
 
     private static void MapIo4K(Rig r) => r.D.Map4K(r.Root, 4, Gpa2M + 0x1000, Spa2M + 0x1000);
 
@@ -262,9 +262,9 @@ public class TrustedDmaTests
     [Fact]
     public void Without_snp_the_t_bit_changes_nothing()
     {
-        var d = new TestDriver().Init();
+        var d = new DeviceRig().Init();
         ulong root = d.AllocTable();
-        d.SetDte(Dev, TestDriver.Dte(root, PagingMode.Level4, Domain));
+        d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level4, Domain));
         d.Map4K(root, 4, 0x1000, 0x9000);
         var t = d.Machine.Iommu.Translate(Dev, 0x1000, false, trusted: true);
         t.IsOk.ShouldBeTrue();
@@ -280,7 +280,7 @@ public class TrustedDmaTests
             Iommu = new IommuConfig { Efr2 = new ExtendedFeature2Register(0).WithSevSnpIoSup(true) },
             LoggerFactory = logs,
         };
-        var d = new TestDriver(config).Init();
+        var d = new DeviceRig(config).Init();
         PspMailbox.InitEx(d.Machine, default(SnpInitExBuffer).WithInitRmp(true).WithTioEn(true)).ShouldBe(SevStatus.Success);
         d.Machine.Iommu.Translate(Dev, 0x1000, false, trusted: true).Status.ShouldBe(TranslationStatus.RmpFault);
         logs.WithId(2008).ShouldHaveSingleItem().GetStructuredStateValue("Flags").ShouldBe(nameof(RmpFaultFlags.UnboundTdi));
