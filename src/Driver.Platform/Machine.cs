@@ -87,6 +87,9 @@ public sealed class Machine
 
     public ISnpCpu Cpu { get; }
 
+    /// <summary>A vCPU of the guest running with <paramref name="asid"/>: its PVALIDATE.</summary>
+    public ISnpGuestCpu GuestCpu(ushort asid) => new SnpGuestCpu(Rmp, Scheduler, Costs, asid, Config.LoggerFactory);
+
     public IPlatformNotify Notify => Monitor;
 
     public InvariantMonitor Monitor { get; }

@@ -81,12 +81,23 @@ internal sealed class TranslationUnit
     /// <summary>A COMPLETION_WAIT posted at <paramref name="postEpoch"/> completed: every table change before it is settled.</summary>
     public void CompletionWaitDone(long postEpoch) => _changes.CompletionWaitDone(postEpoch);
 
-    /// <summary>Translates a request, logging the event a failure produces.</summary>
-    public TranslationResult Translate(ushort deviceId, ulong iova, bool write)
+    /// <summary>
+    /// Translates a request, logging the event a failure produces. A <paramref name="trusted"/>
+    /// request (PCIe T=1) carries the ASID of the guest its TDI is bound to into the RMP check;
+    /// under SNP one from a device with no bound TDI is refused at once.
+    /// </summary>
+    public TranslationResult Translate(ushort deviceId, ulong iova, bool write, bool trusted = false)
     {
         if (!Enabled)
-            return Allowed(deviceId, iova, iova, PageShift4K, write, false, 0);
+            return Allowed(deviceId, iova, iova, PageShift4K, write, false, 0, 0);
         long cost = 0;
+        ushort asid = 0;
+        if (trusted && _snp.Enforced)
+        {
+            asid = _snp.BoundAsid(deviceId);
+            if (asid == 0)
+                return RmpFault(deviceId, iova, write, _snp.RefuseUnbound(deviceId, iova).Flags, cost);
+        }
         bool dteCached = _dteCache.TryGet(deviceId, out var dte, out long dteEpoch);
         if (!dteCached)
         {
@@ -97,21 +108,21 @@ internal sealed class TranslationUnit
             _dteCache.Fill(deviceId, dte, dteEpoch);
         }
         if (!dte.Valid)
-            return Passthrough(deviceId, iova, write, cost);
+            return Passthrough(deviceId, iova, write, asid, cost);
         if (!dte.TranslationValid)
             return TranslationResult.Blocked(cost);
         if (dte.Mode == PagingMode.Disabled)
         {
             if (write ? !dte.IoWrite : !dte.IoRead)
                 return PageFault(dte, deviceId, iova, write, present: true, permission: true, reserved: false, cost);
-            return Passthrough(deviceId, iova, write, cost);
+            return Passthrough(deviceId, iova, write, asid, cost);
         }
 
         int line = _iotlb.Find(new IotlbTag(dte.DomainId, iova >> 12));
         if (line >= 0)
         {
             ref readonly var hit = ref _iotlb[line];
-            if (write ? hit.Write : hit.Read)
+            if ((write ? hit.Write : hit.Read) && hit.Asid == asid)
             {
                 ulong spa = hit.SpaPage | (iova & 0xFFF);
                 if (Monitor is null && !_snp.AnyStall)
@@ -119,7 +130,7 @@ internal sealed class TranslationUnit
                 return CheckedHit(dte, deviceId, iova, write, spa, hit, Math.Min(hit.Epoch, dteEpoch), cost);
             }
         }
-        return WalkAndFill(dte, dteCached, dteEpoch, deviceId, iova, write, cost);
+        return WalkAndFill(dte, dteCached, dteEpoch, deviceId, iova, write, asid, cost);
     }
 
     public void InvalidateDte(ushort deviceId)
@@ -199,7 +210,7 @@ internal sealed class TranslationUnit
 
     private bool WellFormed(in AmdDte dte) => dte.IsValid && (int)dte.Mode <= _deepestMode;
 
-    private TranslationResult WalkAndFill(in AmdDte dte, bool dteCached, long dteEpoch, ushort deviceId, ulong iova, bool write, long cost)
+    private TranslationResult WalkAndFill(in AmdDte dte, bool dteCached, long dteEpoch, ushort deviceId, ulong iova, bool write, ushort asid, long cost)
     {
         long oldestUsed = dteEpoch;
         bool usedPdeCache = false;
@@ -212,7 +223,7 @@ internal sealed class TranslationUnit
         int entryShift = walk.PageShift;
         if (_snp.Enforced)
         {
-            var check = _snp.Check(deviceId, iova, walk.Spa, walk.PageShift, sizeRule: true, ref cost);
+            var check = _snp.Check(deviceId, iova, walk.Spa, walk.PageShift, sizeRule: true, ref cost, asid);
             if (check.Refused)
                 return RmpFault(deviceId, iova, write, check.Flags, cost);
             entryShift = check.EntryShift;
@@ -220,14 +231,14 @@ internal sealed class TranslationUnit
         if (_snp.AnyStall && _snp.StalledUntil(walk.Spa) is long until)
             return TranslationResult.Stalled(walk.Spa, entryShift, false, cost, until);
 
-        _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch));
+        _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch, asid));
         if (Monitor is { } monitor && (usedPdeCache || dteCached))
         {
             // Only the directory levels above the cached PDE's table came from a cache.
             long cachedAt = usedPdeCache ? walk.PdeEpoch : long.MaxValue;
             CompareWithMemory(monitor, dte, deviceId, iova, write, walk.Spa, walk.Read, walk.Write, oldestUsed, cachedAt, walk.PdeNextLevel);
         }
-        return Allowed(deviceId, iova, walk.Spa, entryShift, write, false, cost);
+        return Allowed(deviceId, iova, walk.Spa, entryShift, write, false, asid, cost);
     }
 
     /// <summary>
@@ -357,19 +368,19 @@ internal sealed class TranslationUnit
     private static ulong SkippedBits(int level, int next) =>
         ((1UL << PdeEntry.EntryShift(level)) - 1) & ~((1UL << (PdeEntry.EntryShift(next) + 9)) - 1);
 
-    private TranslationResult Passthrough(ushort deviceId, ulong iova, bool write, long cost)
+    private TranslationResult Passthrough(ushort deviceId, ulong iova, bool write, ushort asid, long cost)
     {
         int shift = PageShift4K;
         if (_snp.Enforced)
         {
-            var check = _snp.Check(deviceId, iova, iova, PageShift4K, sizeRule: false, ref cost);
+            var check = _snp.Check(deviceId, iova, iova, PageShift4K, sizeRule: false, ref cost, asid);
             if (check.Refused)
                 return RmpFault(deviceId, iova, write, check.Flags, cost);
             shift = check.EntryShift;
         }
         if (_snp.AnyStall && _snp.StalledUntil(iova) is long until)
             return TranslationResult.Stalled(iova, shift, false, cost, until);
-        return Allowed(deviceId, iova, iova, shift, write, false, cost);
+        return Allowed(deviceId, iova, iova, shift, write, false, asid, cost);
     }
 
     private TranslationResult CheckedHit(in AmdDte dte, ushort deviceId, ulong iova, bool write, ulong spa, in IotlbEntry hit, long oldestUsed, long cost)
@@ -378,7 +389,7 @@ internal sealed class TranslationUnit
             return TranslationResult.Stalled(spa, hit.SizeShift, true, cost, until);
         if (Monitor is { } monitor)
             CompareWithMemory(monitor, dte, deviceId, iova, write, spa, hit.Read, hit.Write, oldestUsed, hit.Epoch, 0);
-        return Allowed(deviceId, iova, spa, hit.SizeShift, write, true, cost);
+        return Allowed(deviceId, iova, spa, hit.SizeShift, write, true, hit.Asid, cost);
     }
 
     /// <summary>
@@ -415,9 +426,9 @@ internal sealed class TranslationUnit
             monitor.StaleTranslationAfterCompletionWait(deviceId, iova, spa, write);
     }
 
-    private TranslationResult Allowed(ushort deviceId, ulong iova, ulong spa, int shift, bool write, bool fromIotlb, long cost)
+    private TranslationResult Allowed(ushort deviceId, ulong iova, ulong spa, int shift, bool write, bool fromIotlb, ushort asid, long cost)
     {
-        Monitor?.DmaReached(deviceId, iova, spa, write);
+        Monitor?.DmaReached(deviceId, iova, spa, write, asid);
         return TranslationResult.Allowed(spa, shift, fromIotlb, cost);
     }
 

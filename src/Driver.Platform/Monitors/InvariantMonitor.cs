@@ -56,12 +56,21 @@ public sealed class InvariantMonitor : IPlatformNotify
             Report(ViolationKind.WalkThroughFreedTable, deviceId, iova, table);
     }
 
-    internal void DmaReached(ushort deviceId, ulong iova, ulong spa, bool write)
+    /// <summary>
+    /// A DMA reached <paramref name="spa"/>: an untrusted one (<paramref name="asid"/> = 0) must not
+    /// reach any guest's private page, a trusted one no private page of a guest other than its own.
+    /// </summary>
+    internal void DmaReached(ushort deviceId, ulong iova, ulong spa, bool write, ushort asid = 0)
     {
         if (_rmp is null || !_rmp.Covers(spa))
             return;
-        if (RmpStates.IsGuestPrivate(_rmp.ReadEffective(spa >> 12, out _)))
+        var entry = _rmp.ReadEffective(spa >> 12, out _);
+        if (!RmpStates.IsGuestPrivate(entry))
+            return;
+        if (asid == 0)
             Report(ViolationKind.PrivatePageReached, deviceId, iova, spa);
+        else if (entry.Asid != asid)
+            Report(ViolationKind.TrustedDmaReachedForeignPage, deviceId, iova, spa);
     }
 
     internal void StaleTranslation(ushort deviceId, ulong iova, ulong spa, bool write) =>

@@ -18,4 +18,7 @@ public enum ViolationKind
     /// the invalidation it owed before the wait.
     /// </summary>
     StaleTranslationAfterCompletionWait,
+
+    /// <summary>A trusted DMA (a TDI bound to a guest) reached a page not assigned to that guest's ASID.</summary>
+    TrustedDmaReachedForeignPage,
 }

@@ -77,4 +77,72 @@ public class SnpControlsTests
         snp.Check(1, 0, 0x20_0000, 30, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(21));
         snp.Check(1, 0, 0x20_0000, 12, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(12));
     }
+
+    [Fact]
+    public void Tdi_bindings_give_the_asid_and_are_undone_one_by_one_or_all_at_once()
+    {
+        var (snp, _, _, _) = Build();
+        snp.BoundAsid(7).ShouldBe((ushort)0);
+        snp.BindTdi(7, 5);
+        snp.BindTdi(7, 6);
+        snp.BindTdi(0xFFFF, 9);
+        snp.BoundAsid(7).ShouldBe((ushort)6);
+        snp.BoundAsid(0xFFFF).ShouldBe((ushort)9);
+        snp.UnbindTdi(7);
+        snp.UnbindTdi(7);
+        snp.BoundAsid(7).ShouldBe((ushort)0);
+        snp.BoundAsid(0xFFFF).ShouldBe((ushort)9);
+        snp.UnbindAllTdis();
+        snp.BoundAsid(0xFFFF).ShouldBe((ushort)0);
+        snp.BindTdi(3, 2);
+        snp.UnbindAllTdis();
+        snp.BoundAsid(3).ShouldBe((ushort)0, "the count followed every bind and unbind");
+    }
+
+    [Fact]
+    public void A_trusted_check_needs_the_asid_validation_and_gpa_of_the_bound_guest()
+    {
+        var (snp, _, rmp, logs) = Build();
+        long cost = 0;
+        var own = default(Hw.Sev.RmpEntry).WithAssigned(true).WithAsid(5).WithGpa(0x7000).WithValidated(true);
+        rmp.Write(0x1000 >> 12, own);
+        snp.Check(1, 0x7000, 0x1000, 12, sizeRule: true, ref cost, asid: 5).ShouldBe(RmpCheckResult.Allow(12));
+        cost.ShouldBe(new CostModel().IommuMemoryAccessNs);
+        snp.Check(1, 0x7fff, 0x1fff, 12, sizeRule: true, ref cost, asid: 5).Refused.ShouldBeFalse("the page, not the byte, is compared");
+        snp.Check(1, 0x8000, 0x1000, 12, sizeRule: true, ref cost, asid: 5).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.GpaMismatch, 0));
+        snp.Check(1, 0x7000, 0x1000, 12, sizeRule: true, ref cost, asid: 6).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.AsidMismatch, 0));
+        snp.Check(1, 0x7000, 0x1000, 12, sizeRule: true, ref cost).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.NotHypervisorOwned, 0));
+        rmp.Write(0x1000 >> 12, own.WithValidated(false));
+        snp.Check(1, 0x7000, 0x1000, 12, sizeRule: true, ref cost, asid: 5).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.NotValidated, 0));
+        snp.Check(1, 0x7000, 0x1000, 21, sizeRule: true, ref cost, asid: 5).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.NotValidated | RmpFaultFlags.SizeMismatch, 0));
+        snp.Check(1, 0x7000, 0x2000, 12, sizeRule: true, ref cost, asid: 5).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.AsidMismatch, 0), "a hypervisor page");
+        logs.All.Select(r => r.GetStructuredStateValue("Flags")).ShouldBe(["GpaMismatch", "AsidMismatch", "NotHypervisorOwned", "NotValidated", "SizeMismatch, NotValidated", "AsidMismatch"]);
+    }
+
+    [Fact]
+    public void A_trusted_check_on_a_2m_entry_maps_the_run_from_the_heads_gpa()
+    {
+        var (snp, _, rmp, _) = Build();
+        long cost = 0;
+        rmp.WriteRun(0x20_0000 >> 12, default(Hw.Sev.RmpEntry).WithAssigned(true).WithAsid(5).WithGpa(0x60_0000).WithValidated(true), as2M: true);
+        snp.Check(1, 0x60_0000 + 0x5_3000, 0x20_0000 + 0x5_3000, 21, sizeRule: true, ref cost, asid: 5).ShouldBe(RmpCheckResult.Allow(21));
+        snp.Check(1, 0x60_0000 + 0x5_3000, 0x20_0000 + 0x5_4000, 21, sizeRule: true, ref cost, asid: 5).Flags.ShouldBe(RmpFaultFlags.GpaMismatch);
+        snp.Check(1, 0x60_0000 + 0x1F_F000, 0x20_0000 + 0x1F_F000, 30, sizeRule: true, ref cost, asid: 5).ShouldBe(RmpCheckResult.Allow(21));
+    }
+
+    [Fact]
+    public void The_unbound_refusal_and_the_test_only_switch()
+    {
+        var (snp, _, rmp, logs) = Build();
+        snp.RefuseUnbound(4, 0x9000).ShouldBe(new RmpCheckResult(true, RmpFaultFlags.UnboundTdi, 0));
+        logs.All.ShouldHaveSingleItem().GetStructuredStateValue("Iova").ShouldBe("36864");
+        rmp.Write(0x3000 >> 12, default(Hw.Sev.RmpEntry).WithAssigned(true).WithAsid(2));
+        long cost = 0;
+        snp.BreakRmpCheckForTests = true;
+        snp.Check(1, 0, 0x3000, 12, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(12));
+        snp.Check(1, 0, 0x3000, 30, sizeRule: true, ref cost).ShouldBe(RmpCheckResult.Allow(21));
+        cost.ShouldBe(0);
+        snp.BreakRmpCheckForTests = false;
+        snp.Check(1, 0, 0x3000, 12, sizeRule: true, ref cost).Refused.ShouldBeTrue();
+    }
 }

@@ -61,10 +61,10 @@ public class TranslationUnitTests
     public void A_cached_directory_entry_keeps_the_permissions_it_was_walked_with()
     {
         var rig = Rig(new IommuConfig { PdeCacheSets = 1, PdeCacheWays = 1 });
-        rig.Memory.WriteU64(Root, TestDriver.Pte(Root + 0x1000, 1, read: false).Raw);
+        rig.Memory.WriteU64(Root, DeviceRig.Pte(Root + 0x1000, 1, read: false).Raw);
         rig.Translation.Translate(Dev, 0x1000, write: true).IsOk.ShouldBeTrue();
         rig.Translation.InvalidatePages(Domain, InvalidationRange.All, pde: false);
-        rig.Memory.WriteU64(Root, TestDriver.Pte(Root + 0x1000, 1).Raw);
+        rig.Memory.WriteU64(Root, DeviceRig.Pte(Root + 0x1000, 1).Raw);
         rig.Translation.Translate(Dev, 0x1000, write: false).Status.ShouldBe(TranslationStatus.IoPageFault, "the cached entry still denies reads");
         rig.Translation.InvalidatePages(Domain, InvalidationRange.All, pde: true);
         rig.Translation.Translate(Dev, 0x1000, write: false).IsOk.ShouldBeTrue();
