@@ -17,7 +17,7 @@ public sealed partial class SevDevice
             status = SevStatus.Success;
             if (!SnpInitialized)
                 return Errno.ENODEV;
-            var err = AllocFirmwarePage(out ulong page, out status);
+            var err = AllocFirmwarePage(SevCommandId.SnpGctxCreate, out ulong page, out status);
             if (err != Errno.Ok)
                 return err;
             err = DoCmdWord(SevCommandId.SnpGctxCreate, new SnpGctxCreateBuffer(0).WithGctxPaddr(page).Raw, out status);

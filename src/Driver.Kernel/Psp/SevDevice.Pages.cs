@@ -106,10 +106,17 @@ public sealed partial class SevDevice
         }
     }
 
-    // snp_alloc_firmware_page: a zeroed page, a firmware page once SNP is up.
-    private Errno AllocFirmwarePage(out ulong page, out SevStatus status)
+    // snp_alloc_firmware_page: a zeroed page, a firmware page once SNP is up. Not with a dead PSP,
+    // which could not take the page back.
+    private Errno AllocFirmwarePage(SevCommandId command, out ulong page, out SevStatus status)
     {
         status = SevStatus.Success;
+        page = 0;
+        if (Mailbox.Dead)
+        {
+            Log.PspDead(_logger, command);
+            return Errno.EBUSY;
+        }
         if (!_frames.TryAlloc(out page))
         {
             Log.OutOfMemory(_logger, "a firmware page");

@@ -59,7 +59,7 @@ public sealed partial class SevDevice
         status = SevStatus.Success;
         if (!Probed)
             return Errno.ENODEV;
-        var err = AllocFirmwarePage(out ulong page, out status);
+        var err = AllocFirmwarePage(SevCommandId.SnpPlatformStatus, out ulong page, out status);
         if (err != Errno.Ok)
             return err;
         err = DoCmdWord(SevCommandId.SnpPlatformStatus, page, out status);
