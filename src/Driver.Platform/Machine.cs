@@ -39,10 +39,13 @@ public sealed class Machine
         SimClock = new SimClock();
         Scheduler = new Scheduler(SimClock, Config.Seed, Config.ExtraInterleaving);
         Memory = new PhysicalMemory();
-        KernelMemory = new KernelMemory(Memory, Scheduler, Costs);
+        var kernelMemory = new KernelMemory(Memory, Scheduler, Costs);
+        KernelMemory = kernelMemory;
         Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);
         Monitor = new InvariantMonitor(SimClock, Rmp, Config.LoggerFactory);
         Iommu = new AmdIommu(Memory, Scheduler, Costs, Config.Iommu, Rmp, Config.LoggerFactory) { Monitor = Config.Monitors ? Monitor : null };
+        if (Config.Monitors)
+            kernelMemory.Written = Iommu.KernelWrote;
         Interrupts = new InterruptController(Config.LoggerFactory);
         Scheduler.Interrupts = Interrupts;
         Iommu.Interrupt += () => Interrupts.Raise(IommuIrq);
@@ -83,6 +86,9 @@ public sealed class Machine
     public IClock Clock => Scheduler;
 
     public ISnpCpu Cpu { get; }
+
+    /// <summary>A vCPU of the guest running with <paramref name="asid"/>: its PVALIDATE.</summary>
+    public ISnpGuestCpu GuestCpu(ushort asid) => new SnpGuestCpu(Rmp, Scheduler, Costs, asid, Config.LoggerFactory);
 
     public IPlatformNotify Notify => Monitor;
 

@@ -18,6 +18,7 @@ namespace Driver.Benchmarks;
 /// domain; and one COMPLETION_WAIT through the ring (post, the IOMMU runs it, the poll).
 /// </summary>
 [Config(typeof(ShortConfig))]
+[MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class IommuDriverBenchmarks

@@ -168,11 +168,98 @@ public class MonitorTests
     }
 
     [Fact]
+    public void A_pte_change_without_an_invalidation_is_stale_once_a_later_completion_wait_completed()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
+        d.AnnounceTables();
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
+        m.Notify.SetOperation("unmap without invalidation");
+        d.Mem.WriteU64(slot, 0);
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL, "the IOTLB still holds the old entry");
+        m.Monitor.Violations.ShouldBeEmpty("no COMPLETION_WAIT since the change: the IOMMU may still use what it cached");
+
+        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
+        d.RunCommands().ShouldBeTrue();
+        m.Monitor.Violations.ShouldBeEmpty("the wait alone is no DMA");
+        d.Dma(Dev, 0x5010, write: true).Spa.ShouldBe(0xA010UL);
+        var v = m.Monitor.Violations.ShouldHaveSingleItem();
+        v.Kind.ShouldBe(ViolationKind.StaleTranslationAfterCompletionWait);
+        v.DeviceId.ShouldBe(Dev);
+        v.Address.ShouldBe(0x5010UL);
+        v.Detail.ShouldBe(0xA010UL);
+        v.KernelOperation.ShouldBe("unmap without invalidation");
+    }
+
+    [Fact]
+    public void A_completion_wait_posted_before_the_change_does_not_settle_it()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
+        d.AnnounceTables();
+        d.Dma(Dev, 0x5000);
+        // Posted (Tail written) before the change, completed after it: it promises nothing about the change.
+        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
+        d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);
+        d.RunCommands().ShouldBeTrue();
+        d.Mem.ReadU64(TestDriver.Semaphore).ShouldBe(1UL);
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
+        m.Monitor.Violations.ShouldBeEmpty();
+
+        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 2));
+        d.RunCommands().ShouldBeTrue();
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
+        m.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterCompletionWait);
+    }
+
+    [Fact]
+    public void A_directory_change_without_an_invalidation_is_stale_through_the_pde_cache()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x5000, 0xA000);
+        d.Map4K(root, 3, 0x6000, 0xB000);
+        d.Dma(Dev, 0x5000);
+        // A new level-2 and level-1 table behind the root entry; 0x6000 is not in the IOTLB.
+        ulong level2 = d.AllocTable(), level1 = d.AllocTable();
+        d.Mem.WriteU64(level2, TestDriver.Pte(level1, 1).Raw);
+        d.Mem.WriteU64(level1 + (6 * 8), TestDriver.Pte(0xC000, 0).Raw);
+        d.AnnounceTables();
+        d.Mem.WriteU64(root, TestDriver.Pte(level2, 2).Raw);
+        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
+        d.RunCommands().ShouldBeTrue();
+
+        d.Dma(Dev, 0x6000).Spa.ShouldBe(0xB000UL, "the walk resumes from the cached PDE into the old level-1 table");
+        m.Monitor.Violations.ShouldHaveSingleItem().Kind.ShouldBe(ViolationKind.StaleTranslationAfterCompletionWait);
+    }
+
+    [Fact]
+    public void A_leaf_read_afresh_below_a_cached_pde_is_never_stale()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x5000, 0xA000);
+        ulong slot = d.Map4K(root, 3, 0x6000, 0xB000);
+        d.AnnounceTables();
+        d.Dma(Dev, 0x5000);
+        d.Mem.WriteU64(slot, TestDriver.Pte(0xC000, 0).Raw);
+        d.Submit(TestDriver.CompletionWait(TestDriver.Semaphore, 1));
+        d.RunCommands().ShouldBeTrue();
+        // Not yet settled: the top entry loses write permission after the wait was posted.
+        d.Mem.WriteU64(root, new AmdV1Pte(d.Mem.ReadU64(root)).WithIoWrite(false).Raw);
+        d.Dma(Dev, 0x6000).Spa.ShouldBe(0xC000UL, "only the directories came from the PDE cache");
+        m.Monitor.Violations.ShouldBeEmpty("the settled change is in the leaf, which the walk read afresh");
+    }
+
+    [Fact]
     public void The_correct_sequences_raise_nothing()
     {
         var (d, root) = Setup();
         var m = d.Machine;
         ulong slot = d.Map4K(root, 3, 0x5000, 0xA000);
+        d.AnnounceTables();
         d.Dma(Dev, 0x5000);
         d.Dma(Dev, 0x5000);
         d.Mem.WriteU64(slot, TestDriver.Pte(0xB000, 0).Raw);

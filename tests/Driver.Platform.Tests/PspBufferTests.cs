@@ -22,6 +22,13 @@ public class PspBufferTests
         { SevCommandId.SnpPageUnsmash, 8 },
         { SevCommandId.SnpGctxCreate, 8 },
         { ProposedCommands.IopdeSmash, 16 },
+        { SevCommandId.SnpActivate, 16 },
+        { SevCommandId.SnpDecommission, 8 },
+        { SevCommandId.TioInit, 8 },
+        { SevCommandId.TioTdiCreate, 16 },
+        { SevCommandId.TioTdiBind, 24 },
+        { SevCommandId.TioTdiUnbind, 16 },
+        { SevCommandId.TioTdiReclaim, 16 },
     };
 
     private static (Machine M, ulong Rmp) Snapshot(bool init)
@@ -87,6 +94,9 @@ public class PspBufferTests
             SevCommandId.SnpPageReclaim => SevStatus.Success,
             SevCommandId.SnpPageUnsmash => SevStatus.Success,
             SevCommandId.SnpGctxCreate => SevStatus.InvalidPageState,
+            SevCommandId.SnpActivate or SevCommandId.SnpDecommission => SevStatus.InvalidGuest,
+            SevCommandId.TioInit => SevStatus.InvalidLen,
+            SevCommandId.TioTdiCreate or SevCommandId.TioTdiBind or SevCommandId.TioTdiUnbind or SevCommandId.TioTdiReclaim => SevStatus.InvalidPlatformState,
             _ => SevStatus.InvalidParam,
         };
         status.ShouldBe(expected, command.ToString());
@@ -107,6 +117,8 @@ public class PspBufferTests
         {
             SevCommandId.SnpInitEx, SevCommandId.SnpShutdownEx, SevCommandId.SnpPlatformStatus, SevCommandId.SnpDfFlush,
             SevCommandId.SnpPageReclaim, SevCommandId.SnpPageUnsmash, SevCommandId.SnpGctxCreate, ProposedCommands.IopdeSmash,
+            SevCommandId.SnpActivate, SevCommandId.SnpDecommission, SevCommandId.TioInit, SevCommandId.TioTdiCreate,
+            SevCommandId.TioTdiBind, SevCommandId.TioTdiUnbind, SevCommandId.TioTdiReclaim,
         };
         var m = new Machine();
         int unknown = 0;

@@ -55,6 +55,21 @@ internal sealed class TestDriver
         return this;
     }
 
+    /// <summary>Tells the monitors that every table handed out so far is a page-table frame.</summary>
+    public void AnnounceTables()
+    {
+        for (ulong pa = 0x0300_0000; pa < _nextTable; pa += 0x1000)
+            Machine.Notify.TableFrameAllocated(pa);
+    }
+
+    /// <summary>Lets simulated time run until the command processor has nothing due; true when it took every command.</summary>
+    public bool RunCommands()
+    {
+        Machine.Scheduler.RunUntilIdle(Machine.Clock.NowNs + 10_000_000);
+        return new RingPointerRegister(Read64(AmdIommuMmio.CommandBufferHeadOffset)).Offset
+            == new RingPointerRegister(Read64(AmdIommuMmio.CommandBufferTailOffset)).Offset;
+    }
+
     public ulong AllocTable()
     {
         ulong pa = _nextTable;

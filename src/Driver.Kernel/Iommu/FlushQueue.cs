@@ -20,6 +20,9 @@ public sealed class FlushQueue
     public const long DefaultTimeoutNs = 10_000_000;
 
     private readonly List<Entry> _entries = [];
+
+    // Gathers of flushed entries, handed out again so that a lazy unmap allocates none.
+    private readonly Stack<IotlbGather> _spareGathers = new();
     private readonly IClock _clock;
     private readonly ILogger _logger;
     private long _deadlineNs = long.MaxValue;
@@ -59,6 +62,16 @@ public sealed class FlushQueue
         return false;
     }
 
+    /// <summary>An empty gather for the next unmap into this queue.</summary>
+    internal IotlbGather RentGather() => _spareGathers.TryPop(out var gather) ? gather : new IotlbGather();
+
+    /// <summary>Takes back a gather that is done with (synced, or never used).</summary>
+    internal void ReturnGather(IotlbGather gather)
+    {
+        gather.Reset();
+        _spareGathers.Push(gather);
+    }
+
     internal void Add(IIommuDomainOps ops, ulong iova, ulong size, IotlbGather gather, Action? release)
     {
         if (_entries.Count == 0)
@@ -95,6 +108,7 @@ public sealed class FlushQueue
             e.Gather.ClearRange();
             ops.IotlbSync(e.Gather);
             e.Release?.Invoke();
+            ReturnGather(e.Gather);
         }
         _entries.Clear();
         _deadlineNs = long.MaxValue;

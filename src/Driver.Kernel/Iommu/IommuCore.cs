@@ -1,4 +1,3 @@
-using System.Numerics;
 using Driver.Hw.Interfaces;
 using Driver.Kernel.IommuPt;
 using Microsoft.Extensions.Logging;
@@ -19,6 +18,9 @@ public sealed class IommuCore
     private readonly ILogger _logger;
     private readonly Dictionary<ushort, IommuGroup> _groups = [];
     private readonly List<IommuDomain> _lazyDomains = [];
+
+    // A strict unmap syncs its gather before it returns, and one thread drives the core: one gather serves them all.
+    private readonly IotlbGather _strictGather = new();
 
     public IommuCore(IIommuDriver driver, IClock clock, IommuCoreConfig? config = null, ILoggerFactory? loggerFactory = null)
     {
@@ -172,7 +174,8 @@ public sealed class IommuCore
         if (domain.Type != IommuDomainType.Paging || domain.Freed)
             return Errno.EINVAL;
         var ops = domain.Ops!;
-        ulong minPage = 1UL << BitOperations.TrailingZeroCount(ops.PageSizeBitmap);
+        ulong bitmap = domain.PageSizeBitmap;
+        ulong minPage = bitmap & (0 - bitmap);
         if (((iova | paddr | size) & (minPage - 1)) != 0)
         {
             Log.Unaligned(_logger, iova, paddr, size, minPage);
@@ -190,21 +193,35 @@ public sealed class IommuCore
                 return flushErr;
         }
 
+        // One page of a size the table has, both addresses aligned to it: what the split would pick.
+        if ((size & (size - 1)) == 0 && (bitmap & size) != 0 && ((iova | paddr) & (size - 1)) == 0)
+        {
+            var one = ops.MapPages(iova, paddr, size, 1, prot, out ulong mappedOne);
+            if (one != Errno.Ok)
+                RollBack(ops, bitmap, iova, size, mappedOne, one);
+            return one;
+        }
+
         ulong done = 0;
         while (done < size)
         {
-            var (pageSize, count) = PageSizeSplit.Pick(ops.PageSizeBitmap, iova + done, paddr + done, size - done);
+            var (pageSize, count) = PageSizeSplit.Pick(bitmap, iova + done, paddr + done, size - done);
             var err = ops.MapPages(iova + done, paddr + done, pageSize, count, prot, out ulong mapped);
             done += mapped;
             if (err != Errno.Ok)
             {
-                Log.MapFailed(_logger, iova, size, done, err);
-                if (done != 0)
-                    UnmapStrict(ops, iova, done);
+                RollBack(ops, bitmap, iova, size, done, err);
                 return err;
             }
         }
         return Errno.Ok;
+    }
+
+    private void RollBack(IIommuDomainOps ops, ulong bitmap, ulong iova, ulong size, ulong done, Errno err)
+    {
+        Log.MapFailed(_logger, iova, size, done, err);
+        if (done != 0)
+            UnmapStrict(ops, iova, done, bitmap);
     }
 
     /// <summary>
@@ -275,8 +292,14 @@ public sealed class IommuCore
     /// <summary>Runs the flush-queue timers that are due on the clock; each core entry runs this first.</summary>
     public void RunTimers()
     {
-        foreach (var domain in _lazyDomains)
-            domain.FlushQueue!.FlushIfDue(domain.Ops!);
+        // Every entry point runs this: an index loop, and no clock read for an empty queue.
+        var domains = _lazyDomains;
+        for (int i = 0; i < domains.Count; i++)
+        {
+            var queue = domains[i].FlushQueue!;
+            if (queue.Count != 0)
+                queue.FlushIfDue(domains[i].Ops!);
+        }
     }
 
     private ulong Unmap(IommuDomain domain, ulong iova, ulong size, Action? release)
@@ -286,7 +309,8 @@ public sealed class IommuCore
         if (domain.Type != IommuDomainType.Paging || domain.Freed || size == 0)
             return 0;
         var ops = domain.Ops!;
-        ulong minPage = 1UL << BitOperations.TrailingZeroCount(ops.PageSizeBitmap);
+        ulong bitmap = domain.PageSizeBitmap;
+        ulong minPage = bitmap & (0 - bitmap);
         if (((iova | size) & (minPage - 1)) != 0)
         {
             Log.Unaligned(_logger, iova, 0, size, minPage);
@@ -294,14 +318,15 @@ public sealed class IommuCore
         }
         if (domain.FlushQueue is not { } queue)
         {
-            ulong done = UnmapStrict(ops, iova, size);
+            ulong done = UnmapStrict(ops, iova, size, bitmap);
             release?.Invoke();
             return done;
         }
-        var gather = new IotlbGather();
-        ulong unmapped = UnmapPages(ops, iova, size, gather);
+        var gather = queue.RentGather();
+        ulong unmapped = UnmapPages(ops, iova, size, gather, bitmap);
         if (unmapped == 0 && gather.IsEmpty)
         {
+            queue.ReturnGather(gather);
             release?.Invoke();
             return 0;
         }
@@ -309,20 +334,22 @@ public sealed class IommuCore
         return unmapped;
     }
 
-    private static ulong UnmapStrict(IIommuDomainOps ops, ulong iova, ulong size)
+    private ulong UnmapStrict(IIommuDomainOps ops, ulong iova, ulong size, ulong bitmap)
     {
-        var gather = new IotlbGather();
-        ulong done = UnmapPages(ops, iova, size, gather);
+        var gather = _strictGather;
+        ulong done = UnmapPages(ops, iova, size, gather, bitmap);
         ops.IotlbSync(gather);
+        // As iommu_iotlb_sync does: the gather starts empty again whatever the driver did with it.
+        gather.Reset();
         return done;
     }
 
-    private static ulong UnmapPages(IIommuDomainOps ops, ulong iova, ulong size, IotlbGather gather)
+    private static ulong UnmapPages(IIommuDomainOps ops, ulong iova, ulong size, IotlbGather gather, ulong bitmap)
     {
         ulong done = 0;
         while (done < size)
         {
-            var (pageSize, count) = PageSizeSplit.Pick(ops.PageSizeBitmap, iova + done, iova + done, size - done);
+            var (pageSize, count) = PageSizeSplit.Pick(bitmap, iova + done, iova + done, size - done);
             ulong unmapped = ops.UnmapPages(iova + done, pageSize, count, gather);
             if (unmapped == 0)
                 break;

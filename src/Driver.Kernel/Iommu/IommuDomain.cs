@@ -11,6 +11,7 @@ public sealed class IommuDomain
         Type = type;
         Ops = ops;
         FlushQueue = flushQueue;
+        PageSizeBitmap = ops?.PageSizeBitmap ?? 0;
     }
 
     public IommuDomainType Type { get; }
@@ -22,6 +23,9 @@ public sealed class IommuDomain
     public FlushQueue? FlushQueue { get; }
 
     public bool IsStrict => FlushQueue is null;
+
+    /// <summary>The page sizes of the table, read once when the domain is made (Linux domain->pgsize_bitmap).</summary>
+    public ulong PageSizeBitmap { get; }
 
     /// <summary>Devices whose group is attached here.</summary>
     public int AttachedDevices { get; internal set; }

@@ -69,7 +69,7 @@ public sealed class DmaAgent : IEventSource
         {
             ulong iova = op.Iova + offset;
             ulong chunk = Math.Min((ulong)op.Size - offset, 0x1000 - (iova & 0xFFF));
-            var t = _iommu.Translate(_config.DeviceId, iova, op.Write);
+            var t = _iommu.Translate(_config.DeviceId, iova, op.Write, _config.Trusted);
             cost += t.CostNs;
             if (t.Status == TranslationStatus.Stalled)
             {

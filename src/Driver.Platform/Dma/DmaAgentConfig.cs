@@ -11,4 +11,10 @@ public sealed record DmaAgentConfig(ushort DeviceId, IReadOnlyList<DmaOp> Ops)
 
     /// <summary>Transactions to issue in all (the ops are cycled); one pass by default.</summary>
     public long Transactions { get; init; } = -1;
+
+    /// <summary>
+    /// The device is a TDI (SEV-TIO) and sends its requests with T=1. Under SNP the IOMMU honours
+    /// them only once firmware bound the TDI to a guest (TIO_TDI_BIND); they then carry that guest.
+    /// </summary>
+    public bool Trusted { get; init; }
 }

@@ -103,6 +103,25 @@ public sealed class AmdIommu : IMmioDevice, IEventSource
     /// </summary>
     public TranslationResult Translate(ushort deviceId, ulong iova, bool write) => _translation.Translate(deviceId, iova, write);
 
+    /// <summary>
+    /// Translates a request that may be trusted (PCIe T=1, from a TDI): under SNP a trusted request
+    /// carries the ASID of the guest firmware bound the TDI to, and the RMP check asks for that guest's page.
+    /// </summary>
+    public TranslationResult Translate(ushort deviceId, ulong iova, bool write, bool trusted) => _translation.Translate(deviceId, iova, write, trusted);
+
+    /// <summary>The ASID the trusted requests of <paramref name="deviceId"/> carry (0: no TDI bound).</summary>
+    public ushort TdiAsid(ushort deviceId) => _snp.BoundAsid(deviceId);
+
+    /// <summary>Test-only switch of the RMP check, see <see cref="SnpControls.BreakRmpCheckForTests"/>.</summary>
+    internal bool BreakRmpCheckForTests
+    {
+        get => _snp.BreakRmpCheckForTests;
+        set => _snp.BreakRmpCheckForTests = value;
+    }
+
+    /// <summary>The kernel wrote a word of memory (the monitors' view of page-table changes; the IOMMU itself sees nothing).</summary>
+    internal void KernelWrote(ulong pa) => _translation.KernelWrote(pa);
+
     public ulong Read(ulong offset, int size)
     {
         ulong value = ReadRegister(offset & ~7UL);
@@ -134,6 +153,21 @@ public sealed class AmdIommu : IMmioDevice, IEventSource
         _snp.Enforce(false);
         _translation.FlushAll();
     }
+
+    /// <summary>TIO_TDI_BIND: firmware binds the TDI; what was cached for the device's requests is dropped.</summary>
+    internal void BindTdi(ushort deviceId, ushort asid)
+    {
+        _snp.BindTdi(deviceId, asid);
+        _translation.FlushAll();
+    }
+
+    internal void UnbindTdi(ushort deviceId)
+    {
+        _snp.UnbindTdi(deviceId);
+        _translation.FlushAll();
+    }
+
+    internal void UnbindAllTdis() => _snp.UnbindAllTdis();
 
     /// <summary>Holds DMA to [first, last] until <paramref name="untilNs"/>.</summary>
     internal void Stall(ulong first, ulong last, long untilNs) => _snp.Stall(first, last, untilNs);

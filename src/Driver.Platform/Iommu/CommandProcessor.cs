@@ -24,6 +24,7 @@ internal sealed class CommandProcessor
     private readonly bool _invalidateAllSupported;
     private readonly ILogger _logger;
     private readonly Action _interrupt;
+    private readonly PostRecord _posts = new();
     private CommandBufferBaseRegister _base;
     private RingPointerRegister _head;
     private RingPointerRegister _tail;
@@ -56,6 +57,7 @@ internal sealed class CommandProcessor
             _base = value;
             _head = default;
             _tail = default;
+            _posts.Clear();
         }
     }
 
@@ -74,6 +76,8 @@ internal sealed class CommandProcessor
         get => _tail;
         set
         {
+            if (_translation.Monitor is not null)
+                _posts.Posted(_tail.Offset & Mask, value.Offset & Mask, _translation.NextEpoch());
             _tail = value;
             Kick();
         }
@@ -130,7 +134,8 @@ internal sealed class CommandProcessor
             return;
         }
         ReadOnlySpan<ulong> words = [_memory.ReadU64(pa), _memory.ReadU64(pa + 8)];
-        var verdict = new CommandHeader(words).Opcode switch
+        var opcode = new CommandHeader(words).Opcode;
+        var verdict = opcode switch
         {
             CommandOpcode.CompletionWait => CompletionWait(new CompletionWaitCommand(words)),
             CommandOpcode.InvalidateDevtabEntry => InvalidateDevtabEntry(new InvalidateDevtabEntryCommand(words)),
@@ -154,6 +159,8 @@ internal sealed class CommandProcessor
         }
         _head = _head.WithOffset((ushort)((head + 1) & Mask));
         Executed++;
+        if (_translation.Monitor is not null && _posts.Executed(head, Mask) is long posted && opcode == CommandOpcode.CompletionWait)
+            _translation.CompletionWaitDone(posted);
     }
 
     private void HardwareError(ulong address)

@@ -6,9 +6,11 @@ internal readonly record struct IotlbTag(ushort DomainId, ulong Vpn);
 /// <summary>
 /// One IOTLB line. Lines are tagged by domain and 4 KiB IOVA page; a line
 /// remembers the size of the translation it came from (the I/O page, or the
-/// smaller RMP-checked size), which is what invalidations must overlap.
+/// smaller RMP-checked size), which is what invalidations must overlap, and
+/// the ASID the RMP check passed for (0 = an untrusted request's), so a line
+/// filled for one guest's trusted DMA serves no other request kind.
 /// </summary>
-internal readonly record struct IotlbEntry(ushort DomainId, ulong Vpn, byte SizeShift, bool Read, bool Write, ulong SpaPage, long Epoch)
+internal readonly record struct IotlbEntry(ushort DomainId, ulong Vpn, byte SizeShift, bool Read, bool Write, ulong SpaPage, long Epoch, ushort Asid = 0)
     : ICacheLine<IotlbTag>
 {
     public IotlbTag Tag => new(DomainId, Vpn);

@@ -44,13 +44,13 @@ internal sealed class SetAssociativeCache<TTag, TLine>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int FirstOfSet(in TTag tag) => (int)(TLine.SetHash(tag) & _setMask) * _ways;
+    private int SetOf(in TTag tag) => (int)(TLine.SetHash(tag) & _setMask);
 
     /// <summary>Index of the line tagged <paramref name="tag"/>, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Find(in TTag tag)
     {
-        int first = FirstOfSet(tag);
+        int first = SetOf(tag) * _ways;
         var slots = _slots;
         for (int i = first; i < first + _ways; i++)
         {
@@ -72,13 +72,14 @@ internal sealed class SetAssociativeCache<TTag, TLine>
 
     public void Fill(in TLine line)
     {
-        var tag = line.Tag;
-        int first = FirstOfSet(tag);
+        int set = SetOf(line.Tag);
+        int first = set * _ways;
+        var slots = _slots;
         int slot = -1;
         for (int i = first; i < first + _ways; i++)
         {
-            ref readonly var s = ref _slots[i];
-            if (!s.Present || TLine.SameTag(s.Line.Tag, tag))
+            ref readonly var s = ref slots[i];
+            if (!s.Present || TLine.SameTag(s.Line.Tag, line.Tag))
             {
                 slot = i;
                 break;
@@ -86,11 +87,14 @@ internal sealed class SetAssociativeCache<TTag, TLine>
         }
         if (slot < 0)
         {
-            int set = first / _ways;
-            slot = first + _victim[set];
-            _victim[set] = (byte)((_victim[set] + 1) % _ways);
+            // Round robin without a division: a fill on the walk path must stay a few compares.
+            int victim = _victim[set];
+            slot = first + victim;
+            _victim[set] = (byte)(victim + 1 == _ways ? 0 : victim + 1);
         }
-        _slots[slot] = new Slot { Present = true, Line = line };
+        ref var target = ref slots[slot];
+        target.Line = line;
+        target.Present = true;
     }
 
     /// <summary>Drops every line the filter selects; returns how many.</summary>

@@ -30,6 +30,7 @@ internal sealed class TranslationUnit
     private readonly SetAssociativeCache<IotlbTag, IotlbEntry> _iotlb;
     private readonly SetAssociativeCache<PdeTag, PdeEntry> _pdeCache;
     private readonly InvalidationRecord[] _invalidations = new InvalidationRecord[InvalidationHistory];
+    private readonly TableChangeRecord _changes = new();
     private int _invalidationCount;
 
     // Orders cache fills and invalidations for the cache monitor.
@@ -67,12 +68,36 @@ internal sealed class TranslationUnit
 
     public int PdeCacheCount => _pdeCache.Count;
 
-    /// <summary>Translates a request, logging the event a failure produces.</summary>
-    public TranslationResult Translate(ushort deviceId, ulong iova, bool write)
+    /// <summary>The next epoch, for a part that orders its own records against fills and invalidations.</summary>
+    public long NextEpoch() => ++_epoch;
+
+    /// <summary>The kernel wrote the word at <paramref name="pa"/>; recorded when the monitor says it is a table.</summary>
+    public void KernelWrote(ulong pa)
+    {
+        if (Monitor is { } monitor && monitor.IsTableFrame(pa))
+            _changes.Written(pa, ++_epoch);
+    }
+
+    /// <summary>A COMPLETION_WAIT posted at <paramref name="postEpoch"/> completed: every table change before it is settled.</summary>
+    public void CompletionWaitDone(long postEpoch) => _changes.CompletionWaitDone(postEpoch);
+
+    /// <summary>
+    /// Translates a request, logging the event a failure produces. A <paramref name="trusted"/>
+    /// request (PCIe T=1) carries the ASID of the guest its TDI is bound to into the RMP check;
+    /// under SNP one from a device with no bound TDI is refused at once.
+    /// </summary>
+    public TranslationResult Translate(ushort deviceId, ulong iova, bool write, bool trusted = false)
     {
         if (!Enabled)
-            return Allowed(deviceId, iova, iova, PageShift4K, write, false, 0);
+            return Allowed(deviceId, iova, iova, PageShift4K, write, false, 0, 0);
         long cost = 0;
+        ushort asid = 0;
+        if (trusted && _snp.Enforced)
+        {
+            asid = _snp.BoundAsid(deviceId);
+            if (asid == 0)
+                return RmpFault(deviceId, iova, write, _snp.RefuseUnbound(deviceId, iova).Flags, cost);
+        }
         bool dteCached = _dteCache.TryGet(deviceId, out var dte, out long dteEpoch);
         if (!dteCached)
         {
@@ -83,21 +108,21 @@ internal sealed class TranslationUnit
             _dteCache.Fill(deviceId, dte, dteEpoch);
         }
         if (!dte.Valid)
-            return Passthrough(deviceId, iova, write, cost);
+            return Passthrough(deviceId, iova, write, asid, cost);
         if (!dte.TranslationValid)
             return TranslationResult.Blocked(cost);
         if (dte.Mode == PagingMode.Disabled)
         {
             if (write ? !dte.IoWrite : !dte.IoRead)
                 return PageFault(dte, deviceId, iova, write, present: true, permission: true, reserved: false, cost);
-            return Passthrough(deviceId, iova, write, cost);
+            return Passthrough(deviceId, iova, write, asid, cost);
         }
 
         int line = _iotlb.Find(new IotlbTag(dte.DomainId, iova >> 12));
         if (line >= 0)
         {
             ref readonly var hit = ref _iotlb[line];
-            if (write ? hit.Write : hit.Read)
+            if ((write ? hit.Write : hit.Read) && hit.Asid == asid)
             {
                 ulong spa = hit.SpaPage | (iova & 0xFFF);
                 if (Monitor is null && !_snp.AnyStall)
@@ -105,7 +130,7 @@ internal sealed class TranslationUnit
                 return CheckedHit(dte, deviceId, iova, write, spa, hit, Math.Min(hit.Epoch, dteEpoch), cost);
             }
         }
-        return WalkAndFill(dte, dteCached, dteEpoch, deviceId, iova, write, cost);
+        return WalkAndFill(dte, dteCached, dteEpoch, deviceId, iova, write, asid, cost);
     }
 
     public void InvalidateDte(ushort deviceId)
@@ -185,7 +210,7 @@ internal sealed class TranslationUnit
 
     private bool WellFormed(in AmdDte dte) => dte.IsValid && (int)dte.Mode <= _deepestMode;
 
-    private TranslationResult WalkAndFill(in AmdDte dte, bool dteCached, long dteEpoch, ushort deviceId, ulong iova, bool write, long cost)
+    private TranslationResult WalkAndFill(in AmdDte dte, bool dteCached, long dteEpoch, ushort deviceId, ulong iova, bool write, ushort asid, long cost)
     {
         long oldestUsed = dteEpoch;
         bool usedPdeCache = false;
@@ -198,7 +223,7 @@ internal sealed class TranslationUnit
         int entryShift = walk.PageShift;
         if (_snp.Enforced)
         {
-            var check = _snp.Check(deviceId, iova, walk.Spa, walk.PageShift, sizeRule: true, ref cost);
+            var check = _snp.Check(deviceId, iova, walk.Spa, walk.PageShift, sizeRule: true, ref cost, asid);
             if (check.Refused)
                 return RmpFault(deviceId, iova, write, check.Flags, cost);
             entryShift = check.EntryShift;
@@ -206,17 +231,24 @@ internal sealed class TranslationUnit
         if (_snp.AnyStall && _snp.StalledUntil(walk.Spa) is long until)
             return TranslationResult.Stalled(walk.Spa, entryShift, false, cost, until);
 
-        _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch));
+        _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch, asid));
         if (Monitor is { } monitor && (usedPdeCache || dteCached))
-            CompareWithMemory(monitor, dte, deviceId, iova, write, walk.Spa, walk.Read, walk.Write, oldestUsed);
-        return Allowed(deviceId, iova, walk.Spa, entryShift, write, false, cost);
+        {
+            // Only the directory levels above the cached PDE's table came from a cache.
+            long cachedAt = usedPdeCache ? walk.PdeEpoch : long.MaxValue;
+            CompareWithMemory(monitor, dte, deviceId, iova, write, walk.Spa, walk.Read, walk.Write, oldestUsed, cachedAt, walk.PdeNextLevel);
+        }
+        return Allowed(deviceId, iova, walk.Spa, entryShift, write, false, asid, cost);
     }
 
     /// <summary>
     /// Walks the v1 tables. <paramref name="live"/> = false is the monitor's
-    /// shadow walk: memory only, no caches, no cost, nothing reported.
+    /// shadow walk: memory only, no caches, no cost, nothing reported; it notes
+    /// whether an entry above level <paramref name="cachedAbove"/> has a settled
+    /// change after <paramref name="cachedAt"/> (when the translation was cached).
     /// </summary>
-    private WalkOutcome Walk(in AmdDte dte, ushort deviceId, ulong iova, bool live, ref long cost, ref long oldestUsed, ref bool usedPdeCache)
+    private WalkOutcome Walk(in AmdDte dte, ushort deviceId, ulong iova, bool live, ref long cost, ref long oldestUsed, ref bool usedPdeCache,
+        long cachedAt = long.MaxValue, int cachedAbove = 0)
     {
         var result = new WalkOutcome();
         int level = (int)dte.Mode;
@@ -233,8 +265,10 @@ internal sealed class TranslationUnit
             // Resume from the deepest cached directory entry.
             for (int l = 2; l <= level; l++)
             {
-                if (_pdeCache.TryGet(PdeTag.Of(dte.DomainId, l, iova), out var pde))
+                int hit = _pdeCache.Find(PdeTag.Of(dte.DomainId, l, iova));
+                if (hit >= 0)
                 {
+                    ref readonly var pde = ref _pdeCache[hit];
                     if ((iova & SkippedBits(l, pde.NextLevel)) != 0)
                     {
                         result.Fault = true;
@@ -246,6 +280,8 @@ internal sealed class TranslationUnit
                     level = pde.NextLevel;
                     usedPdeCache = true;
                     oldestUsed = Math.Min(oldestUsed, pde.Epoch);
+                    result.PdeEpoch = pde.Epoch;
+                    result.PdeNextLevel = pde.NextLevel;
                     break;
                 }
             }
@@ -264,6 +300,10 @@ internal sealed class TranslationUnit
             {
                 cost += _costs.IommuMemoryAccessNs;
                 Monitor?.TableRead(deviceId, iova, table);
+            }
+            else if (level > cachedAbove && _changes.SettledChangeSince(ptePa, cachedAt))
+            {
+                result.SettledChange = true;
             }
             var pte = new AmdV1Pte(_memory.ReadU64(ptePa));
             if (!pte.Present)
@@ -328,19 +368,19 @@ internal sealed class TranslationUnit
     private static ulong SkippedBits(int level, int next) =>
         ((1UL << PdeEntry.EntryShift(level)) - 1) & ~((1UL << (PdeEntry.EntryShift(next) + 9)) - 1);
 
-    private TranslationResult Passthrough(ushort deviceId, ulong iova, bool write, long cost)
+    private TranslationResult Passthrough(ushort deviceId, ulong iova, bool write, ushort asid, long cost)
     {
         int shift = PageShift4K;
         if (_snp.Enforced)
         {
-            var check = _snp.Check(deviceId, iova, iova, PageShift4K, sizeRule: false, ref cost);
+            var check = _snp.Check(deviceId, iova, iova, PageShift4K, sizeRule: false, ref cost, asid);
             if (check.Refused)
                 return RmpFault(deviceId, iova, write, check.Flags, cost);
             shift = check.EntryShift;
         }
         if (_snp.AnyStall && _snp.StalledUntil(iova) is long until)
             return TranslationResult.Stalled(iova, shift, false, cost, until);
-        return Allowed(deviceId, iova, iova, shift, write, false, cost);
+        return Allowed(deviceId, iova, iova, shift, write, false, asid, cost);
     }
 
     private TranslationResult CheckedHit(in AmdDte dte, ushort deviceId, ulong iova, bool write, ulong spa, in IotlbEntry hit, long oldestUsed, long cost)
@@ -348,15 +388,23 @@ internal sealed class TranslationUnit
         if (_snp.AnyStall && _snp.StalledUntil(spa) is long until)
             return TranslationResult.Stalled(spa, hit.SizeShift, true, cost, until);
         if (Monitor is { } monitor)
-            CompareWithMemory(monitor, dte, deviceId, iova, write, spa, hit.Read, hit.Write, oldestUsed);
-        return Allowed(deviceId, iova, spa, hit.SizeShift, write, true, cost);
+            CompareWithMemory(monitor, dte, deviceId, iova, write, spa, hit.Read, hit.Write, oldestUsed, hit.Epoch, 0);
+        return Allowed(deviceId, iova, spa, hit.SizeShift, write, true, hit.Asid, cost);
     }
 
-    private void CompareWithMemory(InvariantMonitor monitor, in AmdDte cachedDte, ushort deviceId, ulong iova, bool write, ulong spa, bool read, bool writeOk, long oldestUsed)
+    /// <summary>
+    /// Two rules judge a cached translation that disagrees with memory: an invalidation covering
+    /// it completed after it was cached, or a page-table entry it was built from changed after it
+    /// was cached (<paramref name="cachedAt"/>, levels above <paramref name="cachedAbove"/>) and a
+    /// COMPLETION_WAIT posted after that change completed. Before either, the hardware may still
+    /// use what it cached.
+    /// </summary>
+    private void CompareWithMemory(InvariantMonitor monitor, in AmdDte cachedDte, ushort deviceId, ulong iova, bool write, ulong spa, bool read, bool writeOk,
+        long oldestUsed, long cachedAt, int cachedAbove)
     {
         // The base may have moved since the entry was cached: the address is checked again.
         ulong dtePa = DteAddress(deviceId);
-        bool agrees;
+        bool agrees, settledChange = false;
         var dte = _limit.Reaches(dtePa, DteBytes) ? ReadDte(dtePa) : default;
         if (!dte.Valid || !dte.TranslationValid || dte.Mode == PagingMode.Disabled || !WellFormed(dte))
         {
@@ -366,16 +414,21 @@ internal sealed class TranslationUnit
         {
             long noCost = 0, noEpoch = 0;
             bool noCache = false;
-            var fresh = Walk(dte, deviceId, iova, live: false, ref noCost, ref noEpoch, ref noCache);
+            var fresh = Walk(dte, deviceId, iova, live: false, ref noCost, ref noEpoch, ref noCache, cachedAt, cachedAbove);
             agrees = !fresh.Fault && fresh.Spa == spa && fresh.Read == read && fresh.Write == writeOk;
+            settledChange = fresh.SettledChange;
         }
-        if (!agrees && InvalidatedSince(oldestUsed, cachedDte.DomainId, deviceId, iova))
+        if (agrees)
+            return;
+        if (InvalidatedSince(oldestUsed, cachedDte.DomainId, deviceId, iova))
             monitor.StaleTranslation(deviceId, iova, spa, write);
+        else if (settledChange)
+            monitor.StaleTranslationAfterCompletionWait(deviceId, iova, spa, write);
     }
 
-    private TranslationResult Allowed(ushort deviceId, ulong iova, ulong spa, int shift, bool write, bool fromIotlb, long cost)
+    private TranslationResult Allowed(ushort deviceId, ulong iova, ulong spa, int shift, bool write, bool fromIotlb, ushort asid, long cost)
     {
-        Monitor?.DmaReached(deviceId, iova, spa, write);
+        Monitor?.DmaReached(deviceId, iova, spa, write, asid);
         return TranslationResult.Allowed(spa, shift, fromIotlb, cost);
     }
 

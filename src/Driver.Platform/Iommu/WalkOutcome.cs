@@ -13,4 +13,11 @@ internal struct WalkOutcome
     public int PageShift;
     public bool Read;
     public bool Write;
+
+    /// <summary>A live walk that resumed from the PDE cache: when that entry was filled, and the level of the table it leads to.</summary>
+    public long PdeEpoch;
+    public int PdeNextLevel;
+
+    /// <summary>A shadow walk met an entry whose change a completed COMPLETION_WAIT settled after the translation was cached.</summary>
+    public bool SettledChange;
 }

@@ -21,6 +21,9 @@ public sealed class KernelMemory : IPhysicalMemory
         _costNs = costs.CpuMemoryAccessNs;
     }
 
+    /// <summary>Told of every 64-bit word the kernel stores (the monitors' view of page-table changes); null when none watch.</summary>
+    internal Action<ulong>? Written { get; set; }
+
     public ulong ReadU64(ulong pa)
     {
         _scheduler.HardwareAccess(_costNs);
@@ -31,12 +34,16 @@ public sealed class KernelMemory : IPhysicalMemory
     {
         _scheduler.HardwareAccess(_costNs);
         _memory.WriteU64(pa, value);
+        Written?.Invoke(pa);
     }
 
     public ulong CompareExchangeU64(ulong pa, ulong value, ulong comparand)
     {
         _scheduler.HardwareAccess(_costNs);
-        return _memory.CompareExchangeU64(pa, value, comparand);
+        ulong old = _memory.CompareExchangeU64(pa, value, comparand);
+        if (old == comparand)
+            Written?.Invoke(pa);
+        return old;
     }
 
     public void Read(ulong pa, Span<byte> destination)

@@ -17,6 +17,7 @@ public sealed class InvariantMonitor : IPlatformNotify
     private readonly SimClock _clock;
     private readonly RmpTable? _rmp;
     private readonly HashSet<ulong> _freedTables = [];
+    private readonly HashSet<ulong> _tables = [];
     private readonly List<Violation> _violations = [];
     private readonly ILogger _logger;
 
@@ -32,9 +33,20 @@ public sealed class InvariantMonitor : IPlatformNotify
     /// <summary>The kernel operation in progress, as last reported.</summary>
     public string? Operation { get; private set; }
 
-    public void TableFrameAllocated(ulong pa) => _freedTables.Remove(pa & ~0xFFFUL);
+    public void TableFrameAllocated(ulong pa)
+    {
+        _freedTables.Remove(pa & ~0xFFFUL);
+        _tables.Add(pa & ~0xFFFUL);
+    }
 
-    public void TableFrameFreed(ulong pa) => _freedTables.Add(pa & ~0xFFFUL);
+    public void TableFrameFreed(ulong pa)
+    {
+        _freedTables.Add(pa & ~0xFFFUL);
+        _tables.Remove(pa & ~0xFFFUL);
+    }
+
+    /// <summary>Whether the kernel said the frame holding <paramref name="pa"/> is one of its tables.</summary>
+    internal bool IsTableFrame(ulong pa) => _tables.Count != 0 && _tables.Contains(pa & ~0xFFFUL);
 
     public void SetOperation(string? operation) => Operation = operation;
 
@@ -44,16 +56,28 @@ public sealed class InvariantMonitor : IPlatformNotify
             Report(ViolationKind.WalkThroughFreedTable, deviceId, iova, table);
     }
 
-    internal void DmaReached(ushort deviceId, ulong iova, ulong spa, bool write)
+    /// <summary>
+    /// A DMA reached <paramref name="spa"/>: an untrusted one (<paramref name="asid"/> = 0) must not
+    /// reach any guest's private page, a trusted one no private page of a guest other than its own.
+    /// </summary>
+    internal void DmaReached(ushort deviceId, ulong iova, ulong spa, bool write, ushort asid = 0)
     {
         if (_rmp is null || !_rmp.Covers(spa))
             return;
-        if (RmpStates.IsGuestPrivate(_rmp.ReadEffective(spa >> 12, out _)))
+        var entry = _rmp.ReadEffective(spa >> 12, out _);
+        if (!RmpStates.IsGuestPrivate(entry))
+            return;
+        if (asid == 0)
             Report(ViolationKind.PrivatePageReached, deviceId, iova, spa);
+        else if (entry.Asid != asid)
+            Report(ViolationKind.TrustedDmaReachedForeignPage, deviceId, iova, spa);
     }
 
     internal void StaleTranslation(ushort deviceId, ulong iova, ulong spa, bool write) =>
         Report(ViolationKind.StaleTranslationAfterInvalidation, deviceId, iova, spa);
+
+    internal void StaleTranslationAfterCompletionWait(ushort deviceId, ulong iova, ulong spa, bool write) =>
+        Report(ViolationKind.StaleTranslationAfterCompletionWait, deviceId, iova, spa);
 
     private void Report(ViolationKind kind, ushort deviceId, ulong iova, ulong detail)
     {

@@ -11,4 +11,14 @@ public enum ViolationKind
 
     /// <summary>A cached translation disagreed with memory after an invalidation covering it completed.</summary>
     StaleTranslationAfterInvalidation,
+
+    /// <summary>
+    /// A cached translation older than a change of a page-table entry it was built from served a
+    /// DMA after a COMPLETION_WAIT posted after that change had completed: the driver skipped
+    /// the invalidation it owed before the wait.
+    /// </summary>
+    StaleTranslationAfterCompletionWait,
+
+    /// <summary>A trusted DMA (a TDI bound to a guest) reached a page not assigned to that guest's ASID.</summary>
+    TrustedDmaReachedForeignPage,
 }

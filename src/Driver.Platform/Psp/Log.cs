@@ -24,4 +24,16 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2205, Level = LogLevel.Information, Message = "SNP {Change}: {IommuPages} IOMMU pages in the Firmware-IOMMU state")]
     public static partial void PlatformChanged(ILogger logger, string change, int iommuPages);
+
+    [LoggerMessage(EventId = 2206, Level = LogLevel.Information, Message = "SNP guest context {Gctx:x} activated with ASID {Asid}")]
+    public static partial void GuestActivated(ILogger logger, ulong gctx, ushort asid);
+
+    [LoggerMessage(EventId = 2207, Level = LogLevel.Information, Message = "SNP guest context {Gctx:x} decommissioned, ASID {Asid} released")]
+    public static partial void GuestDecommissioned(ILogger logger, ulong gctx, ushort asid);
+
+    [LoggerMessage(EventId = 2208, Level = LogLevel.Information, Message = "TDI 0x{DeviceId:x4} bound to the guest of ASID {Asid}: its T=1 requests are trusted")]
+    public static partial void TdiBound(ILogger logger, ushort deviceId, ushort asid);
+
+    [LoggerMessage(EventId = 2209, Level = LogLevel.Information, Message = "TDI 0x{DeviceId:x4} unbound from the guest of ASID {Asid}")]
+    public static partial void TdiUnbound(ILogger logger, ushort deviceId, ushort asid);
 }

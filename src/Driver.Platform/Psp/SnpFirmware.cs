@@ -18,7 +18,7 @@ namespace Driver.Platform.Psp;
 /// INVALID_LEN for a wrong length field and INVALID_ADDRESS for a bad address
 /// inside the buffer. No request throws, and a refused one changes nothing.
 /// </summary>
-internal sealed class SnpFirmware
+internal sealed partial class SnpFirmware
 {
     private const ulong Page4K = SnpPageSize.Size4K;
     private const ulong Page2M = SnpPageSize.Size2M;
@@ -38,7 +38,13 @@ internal sealed class SnpFirmware
     private bool _initialized;
     private bool _rmpInitialized;
     private bool _dfFlushRequired;
-    private uint _guests;
+    private readonly Dictionary<ulong, GuestContext> _guestContexts = [];
+    private readonly Dictionary<ulong, TdiContext> _tdis = [];
+
+    // ASIDs a decommissioned guest used: reusable only after SNP_DF_FLUSH.
+    private readonly HashSet<ushort> _asidsToFlush = [];
+    private bool _tioEnabled;
+    private bool _tioInitialized;
 
     public SnpFirmware(PhysicalMemory memory, RmpTable rmp, AmdIommu iommu, Scheduler scheduler, CostModel costs, PspConfig config)
     {
@@ -58,6 +64,13 @@ internal sealed class SnpFirmware
             [SevCommandId.SnpPageReclaim] = new(OneWord, PageReclaim),
             [SevCommandId.SnpPageUnsmash] = new(OneWord, PageUnsmash),
             [SevCommandId.SnpGctxCreate] = new(OneWord, GctxCreate),
+            [SevCommandId.SnpActivate] = new(SnpActivateBuffer.Words, Activate),
+            [SevCommandId.SnpDecommission] = new(OneWord, Decommission),
+            [SevCommandId.TioInit] = new(OneWord, TioInit),
+            [SevCommandId.TioTdiCreate] = new(TioTdiCreateBuffer.Words, TdiCreate),
+            [SevCommandId.TioTdiBind] = new(TioTdiBindBuffer.Words, TdiBind),
+            [SevCommandId.TioTdiUnbind] = new(TioTdiUnbindBuffer.Words, TdiUnbind),
+            [SevCommandId.TioTdiReclaim] = new(TioTdiReclaimBuffer.Words, TdiReclaim),
         };
         if (config.ProposedIopdeSmash)
             _commands[ProposedCommands.IopdeSmash] = new(ProposedIopdeSmashBuffer.Words, IopdeSmash);
@@ -105,6 +118,7 @@ internal sealed class SnpFirmware
         _iommu.EnableSnp();
         _initialized = true;
         _rmpInitialized = true;
+        _tioEnabled = request.TioEn;
         Log.PlatformChanged(_logger, "initialised", _iommuPages.Count);
         return new FirmwareOutcome(SevStatus.Success, _costs.PspInitNs);
     }
@@ -121,6 +135,12 @@ internal sealed class SnpFirmware
         if (_dfFlushRequired)
             return Done(SevStatus.DfflushRequired);
         _initialized = false;
+        // Shutdown ends every guest and TDI the firmware knew.
+        _guestContexts.Clear();
+        _tdis.Clear();
+        _asidsToFlush.Clear();
+        _tioEnabled = _tioInitialized = false;
+        _iommu.UnbindAllTdis();
         if (request.IommuSnpShutdown)
         {
             foreach (var page in _iommuPages)
@@ -142,7 +162,7 @@ internal sealed class SnpFirmware
             return Done(SevStatus.InvalidPageState);
         var status = default(SnpPlatformStatusBuffer).WithApiMajor(1).WithApiMinor(55)
             .WithState((byte)(_initialized ? 1 : 0)).WithIsRmpInitialized(_rmpInitialized)
-            .WithBuildId(1).WithGuestCount(_guests);
+            .WithBuildId(1).WithGuestCount((uint)_guestContexts.Count);
         for (int i = 0; i < SnpPlatformStatusBuffer.Words; i++)
             _memory.WriteU64(page + ((ulong)i * sizeof(ulong)), status.GetWord(i));
         return Done(SevStatus.Success);
@@ -153,6 +173,7 @@ internal sealed class SnpFirmware
         if (!_initialized)
             return Done(SevStatus.InvalidPlatformState);
         _dfFlushRequired = false;
+        _asidsToFlush.Clear();
         return Done(SevStatus.Success);
     }
 
@@ -169,7 +190,7 @@ internal sealed class SnpFirmware
             return Done(SevStatus.InvalidPageSize);
         if (!entry.Immutable)
             return Done(SevStatus.Success);
-        if (_iommuPages.Contains(spa))
+        if (InUseByFirmware(spa))
             return Done(SevStatus.InvalidPageState);
         RmpEntry next;
         switch (RmpStates.Classify(entry))
@@ -178,8 +199,11 @@ internal sealed class SnpFirmware
                 next = RmpStates.Reclaim();
                 break;
             case RmpState.Context:
+                // A guest never activated ends with its page; an active one needs SNP_DECOMMISSION first.
+                if (_guestContexts.TryGetValue(spa, out var guest) && guest.Asid != 0)
+                    return Done(SevStatus.InvalidGuestState);
                 next = RmpStates.Reclaim();
-                _guests--;
+                _guestContexts.Remove(spa);
                 _dfFlushRequired = true;
                 break;
             case RmpState.PreGuest:
@@ -222,11 +246,11 @@ internal sealed class SnpFirmware
         var entry = _rmp.ReadEffective(page >> SnpPageSize.Shift4K, out bool is2M);
         if (is2M)
             return Done(SevStatus.InvalidPageSize);
-        if (RmpStates.Classify(entry) != RmpState.Firmware || _iommuPages.Contains(page))
+        if (RmpStates.Classify(entry) != RmpState.Firmware || InUseByFirmware(page))
             return Done(SevStatus.InvalidPageState);
         _memory.Fill(page, (int)Page4K, 0);
         Write4K(page, RmpStates.Context());
-        _guests++;
+        _guestContexts[page] = new GuestContext(page);
         return Done(SevStatus.Success);
     }
 
@@ -268,6 +292,9 @@ internal sealed class SnpFirmware
             _rmp.Split(spa >> SnpPageSize.Shift4K);
         });
     }
+
+    // A firmware page that already holds firmware state: an IOMMU page or a TDI context.
+    private bool InUseByFirmware(ulong page) => _iommuPages.Contains(page) || _tdis.ContainsKey(page);
 
     private void Write4K(ulong page, RmpEntry entry)
     {

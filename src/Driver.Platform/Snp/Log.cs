@@ -18,4 +18,11 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Trace, Message = "PSMASH spa {Spa:x}")]
     public static partial void Psmashed(ILogger logger, ulong spa);
+
+    /// <summary>A retry (CF = 1, nothing to change) at Debug, a real refusal at Warning.</summary>
+    [LoggerMessage(EventId = 2104, Message = "PVALIDATE refused for ASID {Asid} gpa {Gpa:x} spa {Spa:x} (2M {PageSize2M}): {Result}, {Reason}")]
+    public static partial void PvalidateRefused(ILogger logger, LogLevel level, ushort asid, ulong gpa, ulong spa, bool pageSize2M, PvalidateResult result, string reason);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Trace, Message = "PVALIDATE ASID {Asid} gpa {Gpa:x} spa {Spa:x} (2M {PageSize2M}) validated {Validate}")]
+    public static partial void Pvalidated(ILogger logger, ushort asid, ulong gpa, ulong spa, bool pageSize2M, bool validate);
 }

@@ -63,6 +63,37 @@ public static class RmpRunChecks
     public static bool SameButGpa(RmpEntry a, RmpEntry b) =>
         SamePageState(a, b) && a.Immutable == b.Immutable && a.VmplPermissions == b.VmplPermissions;
 
+    // The IOMMU's RMP check of one DMA, by request kind, on the entry that
+    // governs the page (its 2 MiB entry if there is one). An untrusted request
+    // needs HypervisorOwned; a trusted one OwnedByGuest, GuestValidated and
+    // MapsGuestPage; both the size rule in force (SizeAgreesToday under
+    // AmdToday) and at most CheckedShift as the size of what the IOTLB keeps.
+
+    /// <summary>Untrusted requests may reach only pages the RMP leaves to the hypervisor.</summary>
+    public static bool HypervisorOwned(RmpEntry governing) => !governing.Assigned;
+
+    /// <summary>Trusted requests: the page is assigned to the guest of <paramref name="asid"/>.</summary>
+    public static bool OwnedByGuest(RmpEntry governing, ushort asid) => governing.Assigned && governing.Asid == asid;
+
+    /// <summary>Trusted requests: the guest has PVALIDATEd the page.</summary>
+    public static bool GuestValidated(RmpEntry governing) => governing.Validated;
+
+    /// <summary>
+    /// Trusted requests: the RMP maps the 4 KiB page at <paramref name="spa"/> to the guest page of
+    /// <paramref name="gpa"/> (a 2 MiB entry maps its run from the head's GPA on).
+    /// </summary>
+    public static bool MapsGuestPage(RmpEntry governing, bool is2M, ulong spa, ulong gpa)
+    {
+        ulong offset = is2M ? spa & (SnpPageSize.Size2M - 1) : 0;
+        return ((governing.Gpa + offset) >> SnpPageSize.Shift4K) == (gpa >> SnpPageSize.Shift4K);
+    }
+
+    /// <summary>Today's AMD rule: an I/O page of 2 MiB or more needs a 2 MiB entry, a smaller one a 4 KiB entry.</summary>
+    public static bool SizeAgreesToday(bool is2M, int ioPageShift) => is2M == (ioPageShift >= SnpPageSize.Shift2M);
+
+    /// <summary>The translation size a passed check allows: never more than the RMP entry, so never across a 2 MiB boundary.</summary>
+    public static int CheckedShift(bool is2M, int ioPageShift) => Math.Min(ioPageShift, is2M ? SnpPageSize.Shift2M : SnpPageSize.Shift4K);
+
     // One walk over the run; the rules are static lambdas, so no allocation.
     private static bool All(RmpTable rmp, ulong headPfn, Func<RmpEntry, RmpEntry, ulong, bool> rule)
     {

@@ -26,4 +26,11 @@ public sealed record AmdIommuConfig
     /// then (as amd_iommu=nohugepages); this lifts that for experiments.
     /// </summary>
     public bool HugePagesWithSnp { get; init; }
+
+    /// <summary>
+    /// Test only: IOTLB flushes post their COMPLETION_WAIT but not the INVALIDATE_IOMMU_PAGES
+    /// before it. It exists so that a test can show the platform's stale-translation monitor
+    /// catching a driver that forgets to invalidate; no real configuration sets it.
+    /// </summary>
+    internal bool SkipIotlbInvalidation { get; init; }
 }

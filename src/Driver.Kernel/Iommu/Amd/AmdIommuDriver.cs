@@ -149,8 +149,9 @@ public sealed class AmdIommuDriver : IIommuDriver
     }
 
     /// <summary>
-    /// The check Linux makes before SNP_INIT (amd_iommu_snp_enable): ENODEV when the IOMMU is not
-    /// up, EINVAL in passthrough mode or without EFR.SNPSup. Once it passes, new domains map with
+    /// The check Linux makes before SNP_INIT (amd_iommu_snp_enable): EINVAL when the IOMMU is not
+    /// up or in passthrough mode (one message for both, as Linux prints), and without EFR.SNPSup.
+    /// Once it passes, new domains map with
     /// 4K pages only (unless configured otherwise) and the driver stops writing the registers
     /// firmware locks.
     /// </summary>
@@ -158,9 +159,7 @@ public sealed class AmdIommuDriver : IIommuDriver
     {
         lock (_lock)
         {
-            if (!Initialized)
-                return Errno.ENODEV;
-            if (Config.Passthrough)
+            if (!Initialized || Config.Passthrough)
             {
                 Log.SnpPassthrough(_logger);
                 return Errno.EINVAL;

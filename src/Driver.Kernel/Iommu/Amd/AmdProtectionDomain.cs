@@ -229,7 +229,7 @@ public sealed class AmdProtectionDomain : IIommuPtDriver, IIommuDomainOps
 
     private Errno Flush(AmdCommand invalidate)
     {
-        var err = _commands.PostAndWait(invalidate);
+        var err = _iommu.Config.SkipIotlbInvalidation ? _commands.CompletionWait() : _commands.PostAndWait(invalidate);
         if (err != Errno.Ok)
             FailedFlushes++;
         return err;

@@ -123,7 +123,10 @@ public sealed class AmdIommuDriverTests
     [Fact]
     public void SnpEnable_ChecksLinuxsPreconditions()
     {
-        new AmdRig(init: false).Driver.SnpEnable().ShouldBe(Errno.ENODEV);
+        var down = new AmdRig(init: false);
+        down.Driver.SnpEnable().ShouldBe(Errno.EINVAL, "Linux: an IOMMU that is not enabled cannot support SNP");
+        down.Driver.SnpEnabled.ShouldBeFalse();
+        down.Logs.GetSnapshot().ShouldContain(r => r.Id.Id == 3130 && r.Level == LogLevel.Warning);
 
         var passthrough = new AmdRig(new AmdIommuConfig { MmioBase = Machine.IommuMmioBase, Passthrough = true });
         passthrough.Driver.SnpEnable().ShouldBe(Errno.EINVAL);
