@@ -49,6 +49,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5015, Level = LogLevel.Error, Message = "SEV-SNP: IOMMU page 0x{Pa:x} could not be made shared ({Errno}); leaked")]
     public static partial void IommuPageNotShared(ILogger logger, ulong pa, Errno errno);
 
+    [LoggerMessage(EventId = 5016, Level = LogLevel.Information, Message = "SEV-SNP: ASID {Asid} was used before; SNP_DF_FLUSH before SNP_ACTIVATE")]
+    public static partial void AsidNeedsDfFlush(ILogger logger, ushort asid);
+
     [LoggerMessage(EventId = 5020, Level = LogLevel.Error, Message = "RMPUPDATE failed for 0x{Spa:x} ({Level}, asid {Asid}, assigned {Assigned}): {Result}")]
     public static partial void RmpupdateFailed(ILogger logger, ulong spa, RmpPageLevel level, ushort asid, bool assigned, RmpUpdateResult result);
 
@@ -63,6 +66,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5030, Level = LogLevel.Debug, Message = "SEV-SNP: guest context at 0x{Pa:x} {What}")]
     public static partial void GuestContext(ILogger logger, ulong pa, string what);
+
+    [LoggerMessage(EventId = 5031, Level = LogLevel.Information, Message = "SEV-TIO: TDI {DeviceId:x4} {What} (asid {Asid})")]
+    public static partial void Tdi(ILogger logger, ushort deviceId, string what, ushort asid);
 
     [LoggerMessage(EventId = 5040, Level = LogLevel.Warning, Message = "SEV-SNP: issuing the PROPOSED IOPDE-smash call (not a published AMD command) for the IOPDE at 0x{Iopde:x}")]
     public static partial void ProposedIopdeSmash(ILogger logger, ulong iopde);

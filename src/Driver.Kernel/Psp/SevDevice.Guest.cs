@@ -35,7 +35,7 @@ public sealed partial class SevDevice
 
     /// <summary>
     /// SNP_ACTIVATE: binds the guest to <paramref name="asid"/> (buffer: the context's address, then the
-    /// ASID). EINVAL for ASID 0, a dead context or one already bound; the firmware's status otherwise.
+    /// ASID). A DFFLUSH_REQUIRED answer (the ASID was used before) is flushed and retried once. EINVAL for ASID 0, a dead context or one already bound; the firmware's status otherwise.
     /// </summary>
     public Errno SnpActivate(SnpGuestContext context, ushort asid, out SevStatus status)
     {
@@ -45,8 +45,15 @@ public sealed partial class SevDevice
             return Errno.EINVAL;
         lock (_lock)
         {
-            Span<ulong> buffer = [context.Pa, asid];
-            var err = Checked(SevCommandId.SnpActivate, DoCmdLocked(SevCommandId.SnpActivate, buffer, out status), status);
+            var err = Activate(context, asid, out status);
+            if (err == Errno.EIO && status == SevStatus.DfflushRequired)
+            {
+                // The ASID's last guest may still have lines in the caches: flush, as KVM does when it recycles ASIDs.
+                Log.AsidNeedsDfFlush(_logger, asid);
+                if (DoCmdLocked(SevCommandId.SnpDfFlush, [], out status) == Errno.Ok)
+                    err = Activate(context, asid, out status);
+            }
+            err = Checked(SevCommandId.SnpActivate, err, status);
             if (err == Errno.Ok)
                 context.Asid = asid;
             return err;
@@ -65,12 +72,20 @@ public sealed partial class SevDevice
             return Errno.EINVAL;
         lock (_lock)
         {
-            var err = Checked(SevCommandId.SnpDecommission, DoCmdWord(SevCommandId.SnpDecommission, context.Pa, out status), status);
+            var err = Checked(SevCommandId.SnpDecommission,
+                DoCmdWord(SevCommandId.SnpDecommission, new SnpDecommissionBuffer(0).WithGctxPaddr(context.Pa).Raw, out status), status);
             if (err != Errno.Ok)
                 return err;
             context.Alive = false;
             Log.GuestContext(_logger, context.Pa, "decommissioned");
             return FreeFirmwarePage(context.Pa);
         }
+    }
+
+    private Errno Activate(SnpGuestContext context, ushort asid, out SevStatus status)
+    {
+        Span<ulong> buffer = stackalloc ulong[SnpActivateBuffer.Words];
+        default(SnpActivateBuffer).WithGctxPaddr(context.Pa).WithAsid(asid).CopyTo(buffer);
+        return DoCmdLocked(SevCommandId.SnpActivate, buffer, out status);
     }
 }

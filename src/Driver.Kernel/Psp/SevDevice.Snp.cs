@@ -29,7 +29,7 @@ public sealed partial class SevDevice
                 return err;
             }
             Span<ulong> init = stackalloc ulong[SnpInitExBuffer.Words];
-            default(SnpInitExBuffer).WithInitRmp(true).CopyTo(init);
+            default(SnpInitExBuffer).WithInitRmp(true).WithTioEn(Config.Tio).CopyTo(init);
             err = Checked(SevCommandId.SnpInitEx, DoCmdLocked(SevCommandId.SnpInitEx, init, out status), status);
             if (err != Errno.Ok)
                 return err;

@@ -23,4 +23,7 @@ public sealed record SevDeviceConfig
 
     /// <summary>PSMASH answers INUSE while the entry is locked; retried this many times.</summary>
     public int PsmashRetries { get; init; } = 1_000;
+
+    /// <summary>Ask SNP_INIT_EX for SEV-TIO (tio_en), so that TIO_INIT and the TDI commands can follow.</summary>
+    public bool Tio { get; init; }
 }
