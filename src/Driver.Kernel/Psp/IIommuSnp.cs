@@ -1,0 +1,16 @@
+namespace Driver.Kernel.Psp;
+
+/// <summary>
+/// What the PSP driver needs of the IOMMU driver around SNP: the precondition Linux checks before
+/// SNP_INIT (amd_iommu_snp_enable), and the pages firmware takes over at SNP_INIT and hands back
+/// in the Reclaim state at SNP_SHUTDOWN_EX (the event log and the completion-wait page), which the
+/// host then makes shared again (amd_iommu_snp_disable).
+/// </summary>
+public interface IIommuSnp
+{
+    /// <summary>Ok when the IOMMU can run with SNP on; its errno otherwise.</summary>
+    Errno SnpEnable();
+
+    /// <summary>The 4 KiB pages firmware owns while SNP is on.</summary>
+    IReadOnlyList<ulong> SnpPages();
+}
