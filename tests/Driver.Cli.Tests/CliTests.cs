@@ -86,6 +86,7 @@ public sealed class CliTests
     [InlineData(new[] { "decode", "AmdV1Pte", "0b102" }, "driver: '0b102' is not a number (word 0); use decimal, 0x hex or 0b binary")]
     [InlineData(new[] { "decode", "AmdV1Pte", "18446744073709551616" }, "driver: '18446744073709551616' is not a number (word 0); use decimal, 0x hex or 0b binary")]
     [InlineData(new[] { "decode", "PspCmdRespRegister", "0x100000000" }, "driver: '0x100000000' does not fit the 32-bit layout PspCmdRespRegister")]
+    [InlineData(new[] { "decode", "IommuIoasAlloc", "0xC", "0x100000000" }, "driver: '0x100000000' does not fit the 96-bit layout IommuIoasAlloc")]
     [InlineData(new[] { "encode", "AmdV1Pte", "Bogus=1" }, "driver: AmdV1Pte has no field 'Bogus'; fields: Present, Accessed, Dirty, NextLevel, Address, ForceCoherent, IoRead, IoWrite")]
     [InlineData(new[] { "encode", "AmdV1Pte", "Present" }, "driver: 'Present' is not Field=value")]
     [InlineData(new[] { "encode", "AmdV1Pte", "Present=yes" }, "driver: 'yes' is not a bool for AmdV1Pte.Present; use true or false")]

@@ -31,7 +31,10 @@ internal static class DecodeCommand
         for (int i = 0; i < words.Length; i++)
         {
             words[i] = NumberParser.Parse(wordTexts[i], "word " + i);
-            if (layout.Bits < 64 && (words[i] >> layout.Bits) != 0)
+            // The bits word i holds: 64, except in the last word of a layout whose width is not a
+            // multiple of 64 (8, 16, 32 bits, or 96, 160, ... since uAPI structs are laid out in u32s).
+            int bitsInWord = Math.Min(64, layout.Bits - (i * 64));
+            if (bitsInWord < 64 && (words[i] >> bitsInWord) != 0)
             {
                 throw new UsageException("'" + wordTexts[i] + "' does not fit the " + layout.Bits + "-bit layout " + layout.Name);
             }
