@@ -21,10 +21,11 @@ public class PlatformBenchmarks
     // from an array keeps the JIT from folding the lookup of a constant address.
     private const int Reads = 64;
 
-    private const ushort Device = 1;
-    private const ulong HitIova = 0x12_3456_7000;
-    private const ulong WalkIovaA = 0x0000_4000_0000;
-    private const ulong WalkIovaB = 0x8000_4000_0000;
+    internal const ushort Device = 1;
+    internal const ulong LeafSpa = 0x9000_0000;
+    internal const ulong HitIova = 0x12_3456_7000;
+    internal const ulong WalkIovaA = 0x0000_4000_0000;
+    internal const ulong WalkIovaB = 0x8000_4000_0000;
 
     private AmdIommu _hitIommu = null!;
     private AmdIommu _walkIommu = null!;
@@ -62,7 +63,13 @@ public class PlatformBenchmarks
         }
     }
 
-    private static AmdIommu Build(IommuConfig config, ulong[] iovas)
+    private static AmdIommu Build(IommuConfig config, ulong[] iovas) => BuildMachine(config, iovas).Iommu;
+
+    /// <summary>
+    /// A machine whose IOMMU translates each IOVA for <see cref="Device"/> through a 4-level
+    /// table to its own 4K page, <see cref="LeafSpa"/> plus 4K per position in the list.
+    /// </summary>
+    internal static Machine BuildMachine(IommuConfig config, ulong[] iovas)
     {
         var machine = new Machine(new MachineConfig { Monitors = false, Iommu = config });
         var mem = machine.Memory;
@@ -75,8 +82,9 @@ public class PlatformBenchmarks
             .WithHostPageTableRoot(root).WithDomainId(1).WithIoRead(true).WithIoWrite(true);
         for (int i = 0; i < AmdDte.Words; i++)
             mem.WriteU64(devTab + Device * 32UL + (ulong)i * 8, dte.GetWord(i));
-        foreach (var iova in iovas)
+        for (int n = 0; n < iovas.Length; n++)
         {
+            ulong iova = iovas[n];
             ulong table = root;
             for (int level = 4; level > 1; level--)
             {
@@ -90,10 +98,10 @@ public class PlatformBenchmarks
                 }
                 table = pde.Address;
             }
-            var leaf = new AmdV1Pte(0).WithPresent(true).WithAddress(0x9000_0000).WithIoRead(true).WithIoWrite(true);
+            var leaf = new AmdV1Pte(0).WithPresent(true).WithAddress(LeafSpa + ((ulong)n * 0x1000)).WithIoRead(true).WithIoWrite(true);
             mem.WriteU64(table + ((iova >> 12) & 511) * 8, leaf.Raw);
         }
-        return machine.Iommu;
+        return machine;
     }
 
     [Benchmark, BenchmarkCategory("Translate")]
