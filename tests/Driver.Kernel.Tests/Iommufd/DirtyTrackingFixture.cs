@@ -13,7 +13,7 @@ public class DirtyTrackingFixture
 {
     private const ulong Pg = 4096;
 
-    public static TheoryData<ulong> Sizes() => new() { 8 * Pg, 32 * Pg, 128UL << 10, 256UL << 10, 640UL << 10, 2UL << 20, 4UL << 20, 16UL << 20, 32UL << 20 };
+    public static TheoryData<ulong> Sizes() => new() { 8 * Pg, 16 * Pg, 128UL << 10, 256UL << 10, 640UL << 10, 2UL << 20, 4UL << 20, 16UL << 20, 32UL << 20 };
 
     private sealed class Setup
     {
