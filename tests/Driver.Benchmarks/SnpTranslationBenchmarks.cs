@@ -17,10 +17,10 @@ namespace Driver.Benchmarks;
 public class SnpTranslationBenchmarks
 {
     private const ushort Asid = 5;
-    private const ushort Device = PlatformBenchmarks.Device;
-    private const ulong HitIova = PlatformBenchmarks.HitIova;
-    private const ulong WalkIovaA = PlatformBenchmarks.WalkIovaA;
-    private const ulong WalkIovaB = PlatformBenchmarks.WalkIovaB;
+    private const ushort Device = TranslatingMachine.Device;
+    private const ulong HitIova = TranslatingMachine.HitIova;
+    private const ulong WalkIovaA = TranslatingMachine.WalkIovaA;
+    private const ulong WalkIovaB = TranslatingMachine.WalkIovaB;
 
     private static readonly IommuConfig TinyCaches = new() { IotlbSets = 1, IotlbWays = 1, PdeCacheSets = 1, PdeCacheWays = 1 };
 
@@ -51,7 +51,7 @@ public class SnpTranslationBenchmarks
     // For a trusted device, each leaf page becomes the guest's private page at GPA = IOVA.
     private static AmdIommu Prepare(IommuConfig config, ulong[] iovas, bool snp, bool trusted)
     {
-        var machine = PlatformBenchmarks.BuildMachine(config, iovas);
+        var machine = TranslatingMachine.BuildMachine(config, iovas);
         if (!snp)
             return machine.Iommu;
         machine.Iommu.EnableSnp();
@@ -59,7 +59,7 @@ public class SnpTranslationBenchmarks
             return machine.Iommu;
         for (int n = 0; n < iovas.Length; n++)
         {
-            ulong spa = PlatformBenchmarks.LeafSpa + ((ulong)n * 0x1000);
+            ulong spa = TranslatingMachine.LeafSpa + ((ulong)n * 0x1000);
             if (machine.Cpu.Rmpupdate(spa, new RmpUpdateArgs(iovas[n], true, false, false, Asid)) != RmpUpdateResult.Success
                 || machine.GuestCpu(Asid).Pvalidate(iovas[n], spa, false, true) != PvalidateResult.Success)
                 throw new InvalidOperationException("could not make the leaf page the guest's");
