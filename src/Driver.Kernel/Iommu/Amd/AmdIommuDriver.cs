@@ -13,7 +13,7 @@ namespace Driver.Kernel.Iommu.Amd;
 /// the command buffer and the IOMMU, then invalidate every device-table entry in use and, when
 /// EFR.IA says it can, everything else with INVALIDATE_IOMMU_ALL.
 /// </summary>
-public sealed class AmdIommuDriver : IIommuDriver
+public sealed partial class AmdIommuDriver : IIommuDriver
 {
     private readonly IPhysicalMemory _memory;
     private readonly IClock _clock;
@@ -181,7 +181,9 @@ public sealed class AmdIommuDriver : IIommuDriver
         caps = default;
         if (!Initialized || !DeviceTable.Contains(deviceId))
             return Errno.ENODEV;
-        caps = new IommuDeviceCaps(Features.HdSup, MaxLevels);
+        // amd_iommu_capable: dirty tracking with EFR.HDSup; ATS needs a device with the ATS capability,
+        // which no device of the machine has.
+        caps = new IommuDeviceCaps(Features.HdSup, MaxLevels, PciAts: false);
         return Errno.Ok;
     }
 
