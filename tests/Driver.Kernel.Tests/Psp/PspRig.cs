@@ -25,7 +25,7 @@ internal sealed class PspRig
         Machine = new Machine(machine ?? new MachineConfig());
         Allocator = new FrameAllocator(Machine.KernelMemory, ZoneBase, ZoneSize);
         Amd = new AmdIommuDriver(Machine.Mmio, Machine.KernelMemory, Machine.Clock, Allocator,
-            amd ?? new AmdIommuConfig { MmioBase = Machine.IommuMmioBase }, Logs);
+            amd ?? new AmdIommuConfig { MmioBase = Machine.IommuMmioBase }, Logs, cpu: Machine.Cpu);
         if (initIommu)
             Amd.Init().ShouldBe(Errno.Ok);
         _interrupts = interrupts;

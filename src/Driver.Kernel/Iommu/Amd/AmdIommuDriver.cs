@@ -22,6 +22,7 @@ public sealed partial class AmdIommuDriver : IIommuDriver
     private readonly List<ulong> _frames = [];
     private readonly Lock _lock = new();
     private readonly IInterruptController? _interrupts;
+    private readonly ISnpCpu? _cpu;
     private readonly Dictionary<ushort, AmdProtectionDomain> _attached = [];
     private DeviceTable? _deviceTable;
     private CommandQueue? _queue;
@@ -30,9 +31,11 @@ public sealed partial class AmdIommuDriver : IIommuDriver
     /// <summary>
     /// A driver for the IOMMU at <see cref="AmdIommuConfig.MmioBase"/>. With <paramref name="interrupts"/>
     /// the event log is drained on the IOMMU's line; without, only when asked (<see cref="AmdEventLog.HandleInterrupt"/>).
+    /// <paramref name="cpu"/> gives the RMP instructions <see cref="SnpDisable"/> needs to hand the
+    /// IOMMU's pages back after SNP.
     /// </summary>
     public AmdIommuDriver(IMmio mmio, IPhysicalMemory memory, IClock clock, IFrameAllocator allocator,
-        AmdIommuConfig? config = null, ILoggerFactory? loggerFactory = null, IInterruptController? interrupts = null)
+        AmdIommuConfig? config = null, ILoggerFactory? loggerFactory = null, IInterruptController? interrupts = null, ISnpCpu? cpu = null)
     {
         ArgumentNullException.ThrowIfNull(mmio);
         ArgumentNullException.ThrowIfNull(memory);
@@ -46,6 +49,7 @@ public sealed partial class AmdIommuDriver : IIommuDriver
         _logger = LoggerFactory.CreateLogger<AmdIommuDriver>();
         Registers = new AmdIommuRegisters(mmio, Config.MmioBase);
         _interrupts = interrupts;
+        _cpu = cpu;
     }
 
     public AmdIommuConfig Config { get; }
