@@ -30,6 +30,9 @@ public sealed class Machine
     /// <summary>The interrupt line of the IOMMU's MSI (event log and COMPLETION_WAIT interrupts).</summary>
     public const int IommuIrq = 24;
 
+    /// <summary>The interrupt line of the PSP (its command-completion interrupt).</summary>
+    public const int PspIrq = 25;
+
     private readonly List<DmaAgent> _agents = [];
 
     public Machine(MachineConfig? config = null)
@@ -53,6 +56,7 @@ public sealed class Machine
         var psp = Config.Psp.LoggerFactory == NullLoggerFactory.Instance ? Config.Psp with { LoggerFactory = Config.LoggerFactory } : Config.Psp;
         Firmware = new SnpFirmware(Memory, Rmp, Iommu, Scheduler, Costs, psp);
         Psp = new PspDevice(Firmware, Scheduler);
+        Psp.Interrupt += () => Interrupts.Raise(PspIrq);
         Cpu = new SnpCpu(Rmp, Scheduler, Costs, Config.LoggerFactory);
         Bus = new MmioBus(Scheduler, Costs, Config.LoggerFactory);
         Bus.Map(IommuMmioBase, AmdIommuMmio.Size, Iommu);

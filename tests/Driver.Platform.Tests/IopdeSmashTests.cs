@@ -2,6 +2,7 @@ using Driver.Hw.AmdIommu;
 using Driver.Hw.Interfaces;
 using Driver.Hw.Sev;
 using Driver.Platform.Dma;
+using Driver.Platform.Iommu;
 using Driver.Platform.Psp;
 
 namespace Driver.Platform.Tests;
@@ -14,10 +15,12 @@ public class IopdeSmashTests
     private const ulong Spa = 0x4000_0000;
     private const ulong Iova = 0x20_0000;
 
-    private static (DeviceRig D, ulong Slot, ulong Table) Setup(MachineConfig? config = null)
+    private static (DeviceRig D, ulong Slot, ulong Table) Setup(MachineConfig? config = null) => Setup(out _, config);
+
+    private static (DeviceRig D, ulong Slot, ulong Table) Setup(out ulong root, MachineConfig? config = null)
     {
         var d = PspMailbox.SnpMachine(config: config);
-        ulong root = d.AllocTable();
+        root = d.AllocTable();
         d.SetDte(Dev, DeviceRig.Dte(root, PagingMode.Level3, Domain));
         d.Machine.Cpu.Rmpupdate(Spa, new RmpUpdateArgs(0, false, true, false, 0)).ShouldBe(RmpUpdateResult.Success);
         ulong slot = d.Map(root, 3, Iova, DeviceRig.Pte(Spa, 0), 2);
@@ -60,6 +63,25 @@ public class IopdeSmashTests
         agent.Records.Max(r => r.StalledNs).ShouldBeLessThanOrEqualTo(m.Config.Psp.IopdeSmashStallNs);
         // After the swap the 4K RMP entry matches a 4K I/O page under today's rule.
         d.Dma(Dev, Iova + 0x3000).Result.PageShift.ShouldBe(12);
+    }
+
+    [Fact]
+    public void The_stall_holds_exactly_the_2m_page_being_smashed()
+    {
+        var (d, slot, table) = Setup(out ulong root);
+        var m = d.Machine;
+        // The next 2 MiB page, mapped and shared the same way, is not held.
+        m.Cpu.Rmpupdate(Spa + 0x20_0000, new RmpUpdateArgs(0, false, true, false, 0)).ShouldBe(RmpUpdateResult.Success);
+        d.Map(root, 3, Iova + 0x20_0000, DeviceRig.Pte(Spa + 0x20_0000, 0), 2);
+        var buffer = default(ProposedIopdeSmashBuffer).WithIopdeAddress(slot).WithPteTableAddress(table);
+        PspMailbox.WriteWords(m, PspMailbox.Buffer, buffer.GetWord(0), buffer.GetWord(1));
+        m.Mmio.Write32(Machine.PspMmioBase + PspMmio.CmdBufferAddressLoOffset, (uint)PspMailbox.Buffer);
+        m.Mmio.Write32(Machine.PspMmioBase + PspMmio.CmdBufferAddressHiOffset, 0);
+        m.Mmio.Write32(Machine.PspMmioBase + PspMmio.CmdRespOffset, new PspCmdRespRegister(0).WithCommandId(ProposedCommands.IopdeSmash).Raw);
+        m.Iommu.Translate(Dev, Iova + 0x1F_FFC0, write: true).Status.ShouldBe(TranslationStatus.Stalled, "the last line of the page");
+        m.Iommu.Translate(Dev, Iova + 0x20_0000, write: true).Status.ShouldBe(TranslationStatus.Ok, "the first byte of the next page");
+        m.Scheduler.RunUntilIdle();
+        m.Iommu.Translate(Dev, Iova + 0x1F_FFC0, write: true).Status.ShouldBe(TranslationStatus.Ok);
     }
 
     [Fact]

@@ -65,6 +65,44 @@ public class PspTests
     }
 
     [Fact]
+    public void A_completion_interrupt_raises_the_psp_line_which_the_machine_delivers_after_the_access()
+    {
+        var m = new Machine();
+        int handled = 0;
+        long handledAt = -1;
+        m.Interrupts.RequestIrq(Machine.PspIrq, () =>
+        {
+            handled++;
+            handledAt = m.Clock.NowNs;
+        }).ShouldBeTrue();
+        int raised = 0;
+        m.Psp.Interrupt += () => raised++;
+        PspMailbox.Call(m, SevCommandId.SnpDfFlush, interrupt: true);
+        raised.ShouldBe(0, "the enable is off");
+        handled.ShouldBe(0);
+        m.Mmio.Write32(Reg(PspMmio.InterruptEnableOffset), new PspInterruptRegister(0).WithCommandComplete(true).Raw);
+        PspMailbox.Call(m, SevCommandId.SnpDfFlush, interrupt: false);
+        raised.ShouldBe(0, "IOC was not asked");
+        long before = m.Clock.NowNs;
+        PspMailbox.Call(m, SevCommandId.SnpDfFlush, interrupt: true);
+        raised.ShouldBe(1);
+        handled.ShouldBe(1);
+        handledAt.ShouldBeGreaterThanOrEqualTo(before + m.Costs.PspCommandNs);
+        m.Interrupts.Spurious.ShouldBe(0);
+        m.Psp.InterruptCount.ShouldBe(1);
+    }
+
+    [Fact]
+    public void A_psp_completion_without_a_handler_on_its_line_is_a_spurious_interrupt()
+    {
+        var m = new Machine();
+        m.Mmio.Write32(Reg(PspMmio.InterruptEnableOffset), new PspInterruptRegister(0).WithCommandComplete(true).Raw);
+        PspMailbox.Call(m, SevCommandId.SnpDfFlush, interrupt: true);
+        m.Interrupts.Spurious.ShouldBe(1);
+        m.Interrupts.Delivered.ShouldBe(0);
+    }
+
+    [Fact]
     public void Snp_init_ex_refuses_iommu_pages_inside_a_2m_rmp_entry()
     {
         var d = new DeviceRig().Init();

@@ -205,3 +205,94 @@ public class SchedulerReentryTests
         m.Clock.NowNs.ShouldBe(5);
     }
 }
+
+/// <summary>The kernel's sleep (wait_event_timeout): events run in order, interrupts are delivered, the sleep ends at the wake-up.</summary>
+public class SchedulerWaitTests
+{
+    private sealed class Raiser(SimClock clock, Interrupts.InterruptController irq, long at) : IEventSource
+    {
+        public long RanAt = -1;
+
+        public long NextDueNs { get; private set; } = at;
+
+        public void RunNext()
+        {
+            RanAt = clock.NowNs;
+            NextDueNs = long.MaxValue;
+            irq.Raise(7);
+        }
+    }
+
+    private static (Scheduler Scheduler, SimClock Clock, Interrupts.InterruptController Irq) Build()
+    {
+        var clock = new SimClock();
+        var irq = new Interrupts.InterruptController();
+        return (new Scheduler(clock) { Interrupts = irq }, clock, irq);
+    }
+
+    [Fact]
+    public void The_sleep_ends_when_the_handler_of_a_raised_line_makes_the_condition_true()
+    {
+        var (scheduler, clock, irq) = Build();
+        bool woken = false;
+        irq.RequestIrq(7, () => woken = true).ShouldBeTrue();
+        var raiser = new Raiser(clock, irq, 1_234);
+        scheduler.Register(raiser);
+        scheduler.WaitEventTimeout(() => woken, 1_000_000).ShouldBeTrue();
+        clock.NowNs.ShouldBe(1_234);
+        raiser.RanAt.ShouldBe(1_234);
+        irq.Delivered.ShouldBe(1);
+    }
+
+    [Fact]
+    public void Without_a_wake_up_the_sleep_reaches_its_deadline_and_runs_what_falls_due_before_it()
+    {
+        var (scheduler, clock, irq) = Build();
+        var early = new Raiser(clock, irq, 300);
+        var late = new Raiser(clock, irq, 900);
+        scheduler.Register(early);
+        scheduler.Register(late);
+        scheduler.WaitEventTimeout(() => false, 500).ShouldBeFalse();
+        clock.NowNs.ShouldBe(500);
+        early.RanAt.ShouldBe(300);
+        late.RanAt.ShouldBe(-1);
+        irq.Spurious.ShouldBe(1, "line 7 had no handler");
+    }
+
+    [Fact]
+    public void A_condition_that_already_holds_takes_no_time_and_a_huge_bound_saturates()
+    {
+        var (scheduler, clock, _) = Build();
+        scheduler.WaitEventTimeout(() => true, long.MaxValue).ShouldBeTrue();
+        clock.NowNs.ShouldBe(0);
+        scheduler.Delay(10);
+        scheduler.WaitEventTimeout(() => false, long.MaxValue).ShouldBeFalse();
+        clock.NowNs.ShouldBe(long.MaxValue);
+    }
+
+    [Fact]
+    public void Bad_arguments_and_a_sleep_from_inside_a_device_event_are_bugs()
+    {
+        var (scheduler, clock, _) = Build();
+        Should.Throw<ArgumentNullException>(() => scheduler.WaitEventTimeout(null!, 10));
+        Should.Throw<ArgumentOutOfRangeException>(() => scheduler.WaitEventTimeout(() => true, -1));
+        var sleeper = new Sleeper(scheduler);
+        scheduler.Register(sleeper);
+        scheduler.Delay(20);
+        sleeper.Caught.ShouldBeOfType<InvalidOperationException>();
+        clock.NowNs.ShouldBe(20);
+    }
+
+    private sealed class Sleeper(Scheduler scheduler) : IEventSource
+    {
+        public Exception? Caught;
+
+        public long NextDueNs { get; private set; } = 10;
+
+        public void RunNext()
+        {
+            NextDueNs = long.MaxValue;
+            Caught = Record.Exception(() => scheduler.WaitEventTimeout(() => false, 100));
+        }
+    }
+}

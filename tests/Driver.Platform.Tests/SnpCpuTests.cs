@@ -157,9 +157,9 @@ public class SnpCpuTests
         m.Rmp.EntryAddress(3).ShouldBe(m.Config.RmpBase + 0x4030);
         m.Rmp.Covers(m.Config.RmpCoveredBytes - 1).ShouldBeTrue();
         m.Rmp.Covers(m.Config.RmpCoveredBytes).ShouldBeFalse();
-        Should.Throw<ArgumentException>(() => new RmpTable(m.Memory, 0x1234, 0x20_0000));
-        Should.Throw<ArgumentException>(() => new RmpTable(m.Memory, 0x1000, 0x1000));
-        Should.Throw<ArgumentException>(() => new RmpTable(m.Memory, 0x1000, 0));
+        Should.Throw<ArgumentException>(() => new RmpTable(m.Memory, 0x1234, 0x20_0000)).Message.ShouldStartWith("RMP_BASE must be 4 KiB aligned");
+        Should.Throw<ArgumentException>(() => new RmpTable(m.Memory, 0x1000, 0x1000)).Message.ShouldStartWith("the RMP covers whole 2 MiB pages");
+        Should.Throw<ArgumentException>(() => new RmpTable(m.Memory, 0x1000, 0)).Message.ShouldStartWith("the RMP covers whole 2 MiB pages");
     }
 
     [Theory]
@@ -230,7 +230,32 @@ public class SnpCpuEdgeTests
     {
         var memory = new Driver.Platform.Memory.PhysicalMemory();
         new RmpTable(memory, 0x1000, IPhysicalMemory.Limit).Covers(IPhysicalMemory.Limit - 1).ShouldBeTrue();
-        Should.Throw<ArgumentException>(() => new RmpTable(memory, 0x1000, IPhysicalMemory.Limit + 0x20_0000)).ParamName.ShouldBe("coveredBytes");
+        var beyond = Should.Throw<ArgumentException>(() => new RmpTable(memory, 0x1000, IPhysicalMemory.Limit + 0x20_0000));
+        beyond.ParamName.ShouldBe("coveredBytes");
+        beyond.Message.ShouldStartWith("the RMP covers at most the physical address space");
         Should.Throw<ArgumentException>(() => new RmpTable(memory, 0x1234, 0x20_0000)).ParamName.ShouldBe("rmpBase");
+    }
+
+    [Fact]
+    public void Rmpread_returns_the_entry_that_governs_a_page_and_takes_the_instruction_time()
+    {
+        var m = new Machine();
+        const ulong spa = 0x4000_0000;
+        m.Cpu.Rmpupdate(spa, new RmpUpdateArgs(0x20_0000, true, true, false, 7)).ShouldBe(RmpUpdateResult.Success);
+        long before = m.Clock.NowNs;
+        m.Cpu.Rmpread(spa + 0x5000, out var entry, out bool is2M).ShouldBeTrue();
+        (m.Clock.NowNs - before).ShouldBe(m.Costs.RmpInstructionNs);
+        is2M.ShouldBeTrue();
+        entry.Asid.ShouldBe((ushort)7);
+        entry.Gpa.ShouldBe(0x20_0000UL, "the head's entry speaks for the run");
+        m.Cpu.Psmash(spa).ShouldBe(PsmashResult.Success);
+        m.Cpu.Rmpread(spa + 0x5000, out entry, out is2M).ShouldBeTrue();
+        is2M.ShouldBeFalse();
+        entry.Gpa.ShouldBe(0x20_5000UL);
+        m.Cpu.Rmpread(spa + 0x20_0000, out entry, out is2M).ShouldBeTrue();
+        entry.Assigned.ShouldBeFalse();
+        m.Cpu.Rmpread(m.Rmp.CoveredBytes, out entry, out is2M).ShouldBeFalse("beyond the RMP");
+        entry.ShouldBe(default);
+        is2M.ShouldBeFalse();
     }
 }

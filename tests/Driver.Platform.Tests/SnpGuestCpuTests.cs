@@ -98,6 +98,31 @@ public class SnpGuestCpuTests
         logs.WithId(2105).ShouldHaveSingleItem().Level.ShouldBe(LogLevel.Trace);
     }
 
+    [Theory]
+    [InlineData(5, Gpa + 0x10, Spa, false, "address not aligned to the page size")]
+    [InlineData(0, Gpa, Spa, true, "no guest (ASID 0)")]
+    [InlineData(5, Gpa, 0x10_0000_0000UL, false, "spa beyond the RMP")]
+    [InlineData(6, Gpa, Spa, true, "not this guest's page at this address")]
+    [InlineData(5, Gpa, Spa, false, "4K validation inside a 2M entry")]
+    public void Each_refusal_logs_why(int asid, ulong gpa, ulong spa, bool pageSize2M, string reason)
+    {
+        var logs = new CapturedLogs();
+        var m = Guest2M(out _, new MachineConfig { LoggerFactory = logs });
+        m.GuestCpu((ushort)asid).Pvalidate(gpa, spa, pageSize2M, true).ShouldNotBe(PvalidateResult.Success);
+        logs.WithId(2104).ShouldHaveSingleItem().GetStructuredStateValue("Reason").ShouldBe(reason);
+    }
+
+    [Fact]
+    public void A_second_validation_logs_that_nothing_changed()
+    {
+        var logs = new CapturedLogs();
+        var m = Guest2M(out var cpu, new MachineConfig { LoggerFactory = logs });
+        cpu.Pvalidate(Gpa, Spa, true, true).ShouldBe(PvalidateResult.Success);
+        cpu.Pvalidate(Gpa, Spa, true, true).ShouldBe(PvalidateResult.NoUpdate);
+        logs.WithId(2104).ShouldHaveSingleItem().GetStructuredStateValue("Reason").ShouldBe("already in that state");
+        m.Rmp.Read(Spa >> 12).Validated.ShouldBeTrue();
+    }
+
     [Fact]
     public void A_validation_notifies_the_changed_pages()
     {

@@ -43,6 +43,35 @@ public class TioTests
     }
 
     [Fact]
+    public void Tdi_create_clears_the_context_page_it_takes()
+    {
+        var m = TioMachine().Machine;
+        MakeFirmware(m, TdiCtx);
+        m.Memory.Fill(TdiCtx, 0x1000, 0xA5);
+        TdiCreate(m, Dev, TdiCtx).ShouldBe(SevStatus.Success);
+        var page = new byte[0x1000];
+        m.Memory.Read(TdiCtx, page);
+        page.ShouldAllBe(b => b == 0);
+    }
+
+    [Fact]
+    public void Snp_shutdown_forgets_every_tdi_so_a_new_platform_starts_without_them()
+    {
+        var m = TioMachine().Machine;
+        MakeFirmware(m, TdiCtx);
+        TdiCreate(m, Dev, TdiCtx).ShouldBe(SevStatus.Success);
+        PspMailbox.ShutdownEx(m).ShouldBe(SevStatus.Success);
+        // The host makes the IOMMU's pages shared again before a new SNP_INIT_EX.
+        m.Cpu.Rmpupdate(DeviceRig.EventLog, default).ShouldBe(RmpUpdateResult.Success);
+        PspMailbox.InitEx(m, default(SnpInitExBuffer).WithInitRmp(true).WithTioEn(true)).ShouldBe(SevStatus.Success);
+        TioInit(m).ShouldBe(SevStatus.Success);
+        TdiReclaim(m, TdiCtx).ShouldBe(SevStatus.InvalidParam, "the old TDI is gone");
+        ulong other = TdiCtx + 0x1000;
+        MakeFirmware(m, other);
+        TdiCreate(m, Dev, other).ShouldBe(SevStatus.Success, "the device is no TDI any more");
+    }
+
+    [Fact]
     public void Tio_init_needs_snp_up_with_tio_enabled_on_an_iommu_that_supports_it()
     {
         var before = PspMailbox.SnpMachine(init: false).Machine;

@@ -36,6 +36,9 @@ public sealed class IommuCore
 
     public IommuCoreConfig Config { get; }
 
+    /// <summary>The IOMMU driver behind every device of this core (what dev_iommu_ops returns).</summary>
+    public IIommuDriver Driver => _driver;
+
     /// <summary>The one identity domain (passthrough).</summary>
     public IommuDomain Identity { get; }
 

@@ -20,8 +20,11 @@ public sealed partial class IoPageTable
 
     /// <summary>
     /// iommufd_access_pin_pages: pins the pages behind iova..iova+length-1 and returns their
-    /// PFNs. EINVAL for length 0, too small an output or an area being unmapped; EOVERFLOW past
-    /// the end; EPERM for a write pin of a read-only area; ENOENT for a gap. All or nothing.
+    /// PFNs. EINVAL for length 0, too small an output, an area being unmapped, or a range whose
+    /// memory does not start on a page or, where it runs on into the next area, does not end an
+    /// area on a page end (iopt_area_contig_is_aligned; the length itself may end anywhere);
+    /// EOVERFLOW past the end; EPERM for a write pin of an area without WRITEABLE or a read pin of
+    /// one without READABLE; ENOENT for a gap. All or nothing.
     /// </summary>
     public Errno AccessPin(ulong iova, ulong length, bool write, Span<ulong> pfns)
     {
@@ -37,9 +40,9 @@ public sealed partial class IoPageTable
         ulong firstPage = iova / PageSize;
         var err = ForEachContig(iova, last, (area, cur, end) =>
         {
-            if (area.PreventAccess)
+            if (area.PreventAccess || !ContigIsAligned(area, cur, end != last))
                 return Errno.EINVAL;
-            if (write && (area.Prot & IommuProt.Write) == 0)
+            if (!Allows(area, write))
                 return Errno.EPERM;
             int first = area.IndexOf(cur), lastIndex = area.IndexOf(end);
             if (Fault())
@@ -73,6 +76,14 @@ public sealed partial class IoPageTable
         return Errno.Ok;
     }
 
+    // A pin hands out whole pages: the range must start on one, and an area the range runs on from must end on one.
+    private static bool ContigIsAligned(IoptArea area, ulong cur, bool continues) =>
+        area.ByteOf(cur) % PageSize == 0 && (!continues || area.ByteOf(area.Last) % PageSize == PageSize - 1);
+
+    // check_area_prot: a write needs IOMMU_WRITE, anything else IOMMU_READ.
+    private static bool Allows(IoptArea area, bool write) =>
+        (area.Prot & (write ? IommuProt.Write : IommuProt.Read)) != 0;
+
     /// <summary>iommufd_access_unpin_pages: drops the pins one <see cref="AccessPin"/> of the same range took.</summary>
     public void AccessUnpin(ulong iova, ulong length)
     {
@@ -93,9 +104,11 @@ public sealed partial class IoPageTable
 
     /// <summary>
     /// iommufd_access_rw: copies between <paramref name="data"/> and the memory behind IOVA
-    /// <paramref name="iova"/> on. EINVAL for nothing or an area being unmapped; EOVERFLOW past
-    /// the end; EPERM for a write to a read-only area; ENOENT for a gap (then nothing is
-    /// written). Pages nobody holds are pinned for the copy and unpinned after it.
+    /// <paramref name="iova"/> on, at any alignment and across pages and areas. EINVAL for nothing
+    /// or an area being unmapped; EOVERFLOW past the end; EPERM for a write to an area without
+    /// WRITEABLE or a read of one without READABLE; ENOENT for a gap (checked over the whole
+    /// range first, so nothing is written on any failure). Pages nobody holds are pinned for the
+    /// copy and unpinned after it.
     /// </summary>
     public Errno AccessRw(IPhysicalMemory memory, ulong iova, Span<byte> data, bool write)
     {
@@ -107,7 +120,7 @@ public sealed partial class IoPageTable
             return Errno.EOVERFLOW;
         // Check the whole range first so that a failing write leaves memory untouched.
         var err = ForEachContig(iova, last, (area, cur, end) =>
-            area.PreventAccess ? Errno.EINVAL : write && (area.Prot & IommuProt.Write) == 0 ? Errno.EPERM : Errno.Ok);
+            area.PreventAccess ? Errno.EINVAL : !Allows(area, write) ? Errno.EPERM : Errno.Ok);
         if (err != Errno.Ok)
             return err;
         var buffer = new byte[data.Length];

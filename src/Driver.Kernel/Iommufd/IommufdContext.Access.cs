@@ -60,14 +60,23 @@ public sealed partial class IommufdContext
         return Errno.Ok;
     }
 
-    /// <summary>iommufd_access_pin_pages: EINVAL without an IOAS; then <see cref="IoPageTable.AccessPin"/>.</summary>
+    /// <summary>
+    /// iommufd_access_pin_pages, in Linux's order: EINVAL for length 0, EOVERFLOW past the end,
+    /// ENOENT without an IOAS; then <see cref="IoPageTable.AccessPin"/>.
+    /// </summary>
     public Errno AccessPin(IommufdAccess access, ulong iova, ulong length, bool write, Span<ulong> pfns)
     {
         ArgumentNullException.ThrowIfNull(access);
+        var err = CheckRange(iova, length);
+        if (err != Errno.Ok)
+            return err;
         if (access.Ioas is not { } ioas)
-            return Errno.EINVAL;
+            return Errno.ENOENT;
         return ioas.Iopt.AccessPin(iova, length, write, pfns);
     }
+
+    private static Errno CheckRange(ulong iova, ulong length) =>
+        length == 0 ? Errno.EINVAL : iova + (length - 1) < iova ? Errno.EOVERFLOW : Errno.Ok;
 
     /// <summary>iommufd_access_unpin_pages: undoes one pin of the same range.</summary>
     public void AccessUnpin(IommufdAccess access, ulong iova, ulong length)
@@ -76,12 +85,18 @@ public sealed partial class IommufdContext
         access.Ioas?.Iopt.AccessUnpin(iova, length);
     }
 
-    /// <summary>iommufd_access_rw: EINVAL without an IOAS; then <see cref="IoPageTable.AccessRw"/>.</summary>
+    /// <summary>
+    /// iommufd_access_rw, in Linux's order: EINVAL for no data, EOVERFLOW past the end, ENOENT
+    /// without an IOAS; then <see cref="IoPageTable.AccessRw"/>.
+    /// </summary>
     public Errno AccessRw(IommufdAccess access, ulong iova, Span<byte> data, bool write)
     {
         ArgumentNullException.ThrowIfNull(access);
+        var err = CheckRange(iova, (ulong)data.Length);
+        if (err != Errno.Ok)
+            return err;
         if (access.Ioas is not { } ioas)
-            return Errno.EINVAL;
+            return Errno.ENOENT;
         return ioas.Iopt.AccessRw(_sys.Memory, iova, data, write);
     }
 }

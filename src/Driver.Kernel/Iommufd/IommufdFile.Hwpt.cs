@@ -38,36 +38,52 @@ public sealed partial class IommufdFile
     /// <summary>IOMMU_HW_INFO_SELFTEST_REGVAL, what the mock driver's test_reg reads.</summary>
     public const uint SelftestRegval = 0xdeadbeef;
 
+    /// <summary>
+    /// iommufd_get_hw_info, in Linux's order: EOPNOTSUPP for unknown flags or reserved bytes; the
+    /// type field is an input only with IOMMU_HW_INFO_FLAG_INPUT_TYPE; ENOENT for a bad device; the
+    /// driver's errno (EOPNOTSUPP for a type it does not have); EFAULT for the user buffer, which
+    /// gets min(data_len, the driver's length) bytes and zeroes after them. data_len comes back as
+    /// the driver's length; out_capabilities as IOMMU_CAP_DIRTY_TRACKING and the negative
+    /// IOMMU_CAP_PCI_ATS_SUPPORTED say; the machine's devices have no PASID (out_max_pasid_log2 0).
+    /// </summary>
     private Errno GetHwInfo(Ucmd ucmd)
     {
         var cmd = Uapi.IommuHwInfo.FromBytes(ucmd.Cmd);
         if ((cmd.Flags & ~(uint)Uapi.HwInfoFlags.InputType) != 0 || !cmd.IsValid)
             return Errno.EOPNOTSUPP;
-        uint wanted = (cmd.Flags & (uint)Uapi.HwInfoFlags.InputType) != 0 ? (uint)cmd.OutDataType : 0;
+        uint type = (cmd.Flags & (uint)Uapi.HwInfoFlags.InputType) != 0 ? (uint)cmd.OutDataType : 0;
         var err = Ctx.GetDevice(cmd.DevId, out var device);
         if (err != Errno.Ok)
             return err;
-        uint type = 0;
         byte[] data = [];
-        if (Ctx.Subsystem.Core.GroupOf(device!.DeviceId) is not null && DriverOf() is { } info)
+        if (Ctx.Subsystem.HwInfo is { } info)
         {
-            type = info.HwInfoType;
-            data = info.HwInfo(device.DeviceId);
+            err = info.HwInfo(device!.DeviceId, ref type, out data);
+            if (err != Errno.Ok)
+                return err;
+            // A driver with hw_info has a type of its own (Linux WARNs and refuses).
+            if (type == (uint)Uapi.HwInfoType.None)
+                return Errno.EOPNOTSUPP;
         }
-        if (wanted != 0 && wanted != type)
-            return Errno.EOPNOTSUPP;
+        else
+        {
+            type = (uint)Uapi.HwInfoType.None;
+        }
         int copy = (int)Math.Min(cmd.DataLen, (uint)data.Length);
         if (copy != 0 && Mm.CopyToUser(cmd.DataUptr, data.AsSpan(0, copy)) != Errno.Ok)
             return Errno.EFAULT;
         if (cmd.DataLen > (uint)copy && Mm.CopyToUser(cmd.DataUptr + (ulong)copy, new byte[cmd.DataLen - (uint)copy]) != Errno.Ok)
             return Errno.EFAULT;
-        ulong caps = device.DirtyCapable ? (ulong)Uapi.HwCapabilities.DirtyTracking : 0;
-        var answer = cmd.WithDataLen((uint)data.Length).WithOutDataType((Uapi.HwInfoType)type).WithOutCapabilities(caps).WithOutMaxPasidLog2(0);
+        var caps = Ctx.Subsystem.Core.GroupOf(device!.DeviceId)?.Caps ?? default;
+        ulong capabilities = 0;
+        if (device.DirtyCapable)
+            capabilities |= (ulong)Uapi.HwCapabilities.DirtyTracking;
+        if (!caps.PciAts)
+            capabilities |= (ulong)Uapi.HwCapabilities.PciAtsNotSupported;
+        var answer = cmd.WithDataLen((uint)data.Length).WithOutDataType((Uapi.HwInfoType)type).WithOutCapabilities(capabilities).WithOutMaxPasidLog2(0);
         Respond(ucmd, answer.CopyTo);
         return Errno.Ok;
     }
-
-    private IIommufdHwInfo? DriverOf() => Ctx.Subsystem.HwInfo;
 
     private Errno HwptSetDirtyTracking(Ucmd ucmd)
     {

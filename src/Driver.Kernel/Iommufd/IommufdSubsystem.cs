@@ -26,8 +26,8 @@ public sealed class IommufdSubsystem
 
     public IommuCore Core { get; }
 
-    /// <summary>The IOMMU driver's GET_HW_INFO report, when it has one.</summary>
-    public IIommufdHwInfo? HwInfo { get; init; }
+    /// <summary>The IOMMU driver's GET_HW_INFO report (iommu_ops.hw_info), when it has one.</summary>
+    public IIommuHwInfo? HwInfo => Core.Driver as IIommuHwInfo;
 
     public IPhysicalMemory Memory { get; }
 

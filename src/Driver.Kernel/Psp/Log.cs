@@ -46,8 +46,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 5014, Level = LogLevel.Information, Message = "SEV-SNP: SNP_SHUTDOWN_EX needs SNP_DF_FLUSH; flushing and retrying")]
     public static partial void DfFlushRetry(ILogger logger);
 
-    [LoggerMessage(EventId = 5015, Level = LogLevel.Error, Message = "SEV-SNP: IOMMU page 0x{Pa:x} could not be made shared ({Errno}); leaked")]
-    public static partial void IommuPageNotShared(ILogger logger, ulong pa, Errno errno);
+    [LoggerMessage(EventId = 5015, Level = LogLevel.Error, Message = "SEV-SNP: SNP IOMMU shutdown failed ({Errno})")]
+    public static partial void IommuSnpShutdownFailed(ILogger logger, Errno errno);
 
     [LoggerMessage(EventId = 5016, Level = LogLevel.Information, Message = "SEV-SNP: ASID {Asid} was used before; SNP_DF_FLUSH before SNP_ACTIVATE")]
     public static partial void AsidNeedsDfFlush(ILogger logger, ushort asid);

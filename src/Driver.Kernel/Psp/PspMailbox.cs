@@ -53,16 +53,24 @@ public sealed class PspMailbox
         return status;
     }
 
-    /// <summary>The PSP's interrupt handler (psp_irq_handler): acknowledge, and wake the waiter on a completion.</summary>
+    /// <summary>
+    /// The PSP's interrupt handler (psp_irq_handler, then sev_irq_handler): read the status and write
+    /// it back to acknowledge; on a command completion whose cmdresp has RESP, wake the waiter.
+    /// </summary>
     public void HandleInterrupt()
     {
         if (_mmio.Read32(Register(PspMmio.InterruptStatusOffset), out uint raw) != MmioStatus.Ok)
             return;
         var status = new PspInterruptStatusRegister(raw);
         _mmio.Write32(Register(PspMmio.InterruptStatusOffset), status.Raw);
-        if (status.CommandComplete)
+        if (!status.CommandComplete)
+            return;
+        if (_mmio.Read32(Register(PspMmio.CmdRespOffset), out uint cmdResp) == MmioStatus.Ok && new PspCmdStatusRegister(cmdResp).Response)
             _interruptReceived = true;
     }
+
+    /// <summary>Whether commands ask for the completion interrupt and the wait sleeps on it.</summary>
+    public bool InterruptMode => _interruptMode;
 
     /// <summary>
     /// Runs <paramref name="command"/> on the buffer at <paramref name="bufferPa"/> (0 for a command
@@ -96,34 +104,47 @@ public sealed class PspMailbox
         return Errno.EIO;
     }
 
-    // sev_wait_cmd_ioc: a bounded wait; the delay between reads doubles so a long bound costs few reads.
+    // sev_wait_cmd_ioc: with the interrupt, sleep until the handler saw the completion (then read
+    // cmdresp once); without, poll cmdresp with a delay that doubles so a long bound costs few reads.
     private Errno WaitForResponse(SevCommandId command, out PspCmdStatusRegister answer)
     {
+        answer = default;
+        if (_interruptMode)
+        {
+            if (_clock.WaitEventTimeout(() => _interruptReceived, _config.CommandTimeoutNs))
+                return ReadResponse(command, out answer) ? Errno.Ok : Errno.EIO;
+            return TimedOut(command);
+        }
         long deadline = _clock.NowNs + _config.CommandTimeoutNs;
         long delay = _config.PollDelayNs;
         while (true)
         {
-            if (!_interruptMode || _interruptReceived)
-            {
-                var bus = _mmio.Read32(Register(PspMmio.CmdRespOffset), out uint raw);
-                if (bus != MmioStatus.Ok)
-                {
-                    Log.MailboxBusError(_logger, Register(PspMmio.CmdRespOffset), bus, command);
-                    answer = default;
-                    return Errno.EIO;
-                }
-                answer = new PspCmdStatusRegister(raw);
-                if (answer.Response)
-                    return Errno.Ok;
-            }
+            if (!ReadResponse(command, out answer))
+                return Errno.EIO;
+            if (answer.Response)
+                return Errno.Ok;
             if (_clock.NowNs >= deadline)
-                break;
+                return TimedOut(command);
             _clock.Delay(delay);
             delay = Math.Min(delay * 2, _config.MaxPollDelayNs);
         }
+    }
+
+    private bool ReadResponse(SevCommandId command, out PspCmdStatusRegister answer)
+    {
+        var bus = _mmio.Read32(Register(PspMmio.CmdRespOffset), out uint raw);
+        answer = new PspCmdStatusRegister(raw);
+        if (bus == MmioStatus.Ok)
+            return true;
+        Log.MailboxBusError(_logger, Register(PspMmio.CmdRespOffset), bus, command);
+        answer = default;
+        return false;
+    }
+
+    private Errno TimedOut(SevCommandId command)
+    {
         Dead = true;
         Log.CommandTimedOut(_logger, command, _config.CommandTimeoutNs);
-        answer = default;
         return Errno.ETIMEDOUT;
     }
 

@@ -76,9 +76,9 @@ public sealed partial class SevDevice
 
     /// <summary>
     /// SNP_SHUTDOWN_EX with the IOMMU's SNP mode turned off too. DFFLUSH_REQUIRED is answered with
-    /// SNP_DF_FLUSH and one retry, as Linux does. Afterwards the IOMMU pages firmware left in the
-    /// Reclaim state are made shared again; one that cannot be is leaked and the result is EIO.
-    /// Ok at once when SNP is not up.
+    /// SNP_DF_FLUSH and one retry, as Linux does. Afterwards the IOMMU driver makes the pages firmware
+    /// left in the Reclaim state shared again (<see cref="IIommuSnp.SnpDisable"/>); its errno when that
+    /// fails, with SNP still marked up so that a second call finishes it. Ok at once when SNP is not up.
     /// </summary>
     public Errno SnpShutdown(out SevStatus status)
     {
@@ -99,27 +99,18 @@ public sealed partial class SevDevice
             err = Checked(SevCommandId.SnpShutdownEx, err, status);
             if (err != Errno.Ok)
                 return err;
+            // amd_iommu_snp_disable: the IOMMU's pages back to the hypervisor. On failure SNP stays
+            // marked up, as Linux leaves snp_initialized, so that a second shutdown finishes it.
+            err = _iommu.SnpDisable();
+            if (err != Errno.Ok)
+            {
+                Log.IommuSnpShutdownFailed(_logger, err);
+                return err;
+            }
             SnpInitialized = false;
-            return ResetIommuPages();
+            Log.SnpShutDown(_logger, _iommu.SnpPages().Count);
+            return Errno.Ok;
         }
-    }
-
-    // amd_iommu_snp_disable: the event log and completion-wait pages back to the hypervisor.
-    private Errno ResetIommuPages()
-    {
-        var pages = _iommu.SnpPages();
-        var result = Errno.Ok;
-        foreach (ulong page in pages)
-        {
-            var err = Rmp.RmpMakeShared(page, RmpPageLevel.Level4K, out _);
-            if (err == Errno.Ok)
-                continue;
-            Log.IommuPageNotShared(_logger, page, err);
-            Rmp.SnpLeakPages(page, 1);
-            result = Errno.EIO;
-        }
-        Log.SnpShutDown(_logger, pages.Count);
-        return result;
     }
 
     private Errno Checked(SevCommandId command, Errno err, SevStatus status)

@@ -8,9 +8,12 @@ internal readonly record struct IotlbTag(ushort DomainId, ulong Vpn);
 /// remembers the size of the translation it came from (the I/O page, or the
 /// smaller RMP-checked size), which is what invalidations must overlap, and
 /// the ASID the RMP check passed for (0 = an untrusted request's), so a line
-/// filled for one guest's trusted DMA serves no other request kind.
+/// filled for one guest's trusted DMA serves no other request kind. With
+/// dirty tracking on, a line also remembers whether its leaf PTE had D set
+/// (<paramref name="DirtyKnown"/>); true when no D update is asked for.
 /// </summary>
-internal readonly record struct IotlbEntry(ushort DomainId, ulong Vpn, byte SizeShift, bool Read, bool Write, ulong SpaPage, long Epoch, ushort Asid = 0)
+internal readonly record struct IotlbEntry(ushort DomainId, ulong Vpn, byte SizeShift, bool Read, bool Write, ulong SpaPage, long Epoch, ushort Asid = 0,
+    bool DirtyKnown = true)
     : ICacheLine<IotlbTag>
 {
     public IotlbTag Tag => new(DomainId, Vpn);

@@ -28,7 +28,6 @@ internal sealed class SnpControls
 
     // The ASID each DeviceID's trusted requests carry; 0 = no TDI bound. Indexed, not hashed: read per trusted DMA.
     private readonly ushort[] _tdiAsid = new ushort[1 << 16];
-    private int _boundTdis;
 
     public SnpControls(RmpTable? rmp, Scheduler scheduler, CostModel costs, RmpGranularity rule, ILogger logger)
     {
@@ -63,27 +62,13 @@ internal sealed class SnpControls
     }
 
     /// <summary>TIO_TDI_BIND: the trusted requests of <paramref name="deviceId"/> now carry <paramref name="asid"/>.</summary>
-    public void BindTdi(ushort deviceId, ushort asid)
-    {
-        if (_tdiAsid[deviceId] == 0)
-            _boundTdis++;
-        _tdiAsid[deviceId] = asid;
-    }
+    public void BindTdi(ushort deviceId, ushort asid) => _tdiAsid[deviceId] = asid;
 
     /// <summary>TIO_TDI_UNBIND: the device's trusted requests are refused again.</summary>
-    public void UnbindTdi(ushort deviceId)
-    {
-        if (_tdiAsid[deviceId] != 0)
-            _boundTdis--;
-        _tdiAsid[deviceId] = 0;
-    }
+    public void UnbindTdi(ushort deviceId) => _tdiAsid[deviceId] = 0;
 
-    public void UnbindAllTdis()
-    {
-        if (_boundTdis != 0)
-            Array.Clear(_tdiAsid);
-        _boundTdis = 0;
-    }
+    /// <summary>SNP shutdown: no TDI stays bound.</summary>
+    public void UnbindAllTdis() => Array.Clear(_tdiAsid);
 
     /// <summary>The ASID a trusted request of <paramref name="deviceId"/> carries, 0 when no TDI is bound.</summary>
     public ushort BoundAsid(ushort deviceId) => _tdiAsid[deviceId];

@@ -23,6 +23,8 @@ internal sealed class TranslationUnit
     private readonly CostModel _costs;
     private readonly PhysicalLimit _limit;
     private readonly int _deepestMode;
+    private readonly bool _haSup;
+    private readonly bool _hdSup;
     private readonly EventLog _eventLog;
     private readonly SnpControls _snp;
     private readonly ILogger _logger;
@@ -44,6 +46,8 @@ internal sealed class TranslationUnit
         _eventLog = eventLog;
         _snp = snp;
         _logger = logger;
+        _haSup = config.Efr.HaSup;
+        _hdSup = config.Efr.HdSup;
         _deepestMode = config.Efr.Hats switch
         {
             HostAddressTranslationSize.Level4 => 4,
@@ -122,7 +126,8 @@ internal sealed class TranslationUnit
         if (line >= 0)
         {
             ref readonly var hit = ref _iotlb[line];
-            if ((write ? hit.Write : hit.Read) && hit.Asid == asid)
+            // A write through a line whose PTE is not known dirty walks again, so that the walk sets D.
+            if ((write ? hit.Write && (hit.DirtyKnown || !UpdatesDirty(dte)) : hit.Read) && hit.Asid == asid)
             {
                 ulong spa = hit.SpaPage | (iova & 0xFFF);
                 if (Monitor is null && !_snp.AnyStall)
@@ -231,7 +236,8 @@ internal sealed class TranslationUnit
         if (_snp.AnyStall && _snp.StalledUntil(walk.Spa) is long until)
             return TranslationResult.Stalled(walk.Spa, entryShift, false, cost, until);
 
-        _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch, asid));
+        bool dirtyKnown = UpdateAccessedDirty(dte, walk, write, ref cost);
+        _iotlb.Fill(new IotlbEntry(dte.DomainId, iova >> 12, (byte)entryShift, walk.Read, walk.Write, walk.Spa & ~0xFFFUL, ++_epoch, asid, dirtyKnown));
         if (Monitor is { } monitor && (usedPdeCache || dteCached))
         {
             // Only the directory levels above the cached PDE's table came from a cache.
@@ -340,6 +346,8 @@ internal sealed class TranslationUnit
                     return result;
                 }
                 ulong size = 1UL << pageShift;
+                result.LeafPa = ptePa;
+                result.LeafRaw = pte.Raw;
                 result.Spa = (pte.Address & ~(size - 1)) | (iova & (size - 1));
                 result.PageShift = pageShift;
                 result.Read = read;
@@ -362,6 +370,36 @@ internal sealed class TranslationUnit
             table = pte.Address;
             level = next;
         }
+    }
+
+    // DTE.HAD: 01b asks for Accessed updates, 11b for Accessed and Dirty; each needs its EFR bit (HASup, HDSup).
+    private bool UpdatesAccessed(in AmdDte dte) => _haSup && (dte.HostAccessDirty & 1) != 0;
+
+    private bool UpdatesDirty(in AmdDte dte) => _hdSup && dte.HostAccessDirty == 3;
+
+    /// <summary>
+    /// Host access and dirty tracking: an allowed request sets A in the leaf PTE it was walked to
+    /// (the entry its IOVA indexes, also for a replicated leaf), and a write sets D, as one atomic
+    /// update of memory. Returns whether the leaf is now known dirty (or needs no D), which the
+    /// IOTLB line remembers: a later write through a line that is not walks again.
+    /// </summary>
+    private bool UpdateAccessedDirty(in AmdDte dte, in WalkOutcome walk, bool write, ref long cost)
+    {
+        bool dirty = UpdatesDirty(dte);
+        if (!dirty && !UpdatesAccessed(dte))
+            return true;
+        var pte = new AmdV1Pte(walk.LeafRaw);
+        var updated = pte;
+        if (UpdatesAccessed(dte))
+            updated = updated.WithAccessed(true);
+        if (dirty && write)
+            updated = updated.WithDirty(true);
+        if (updated.Raw != pte.Raw)
+        {
+            cost += _costs.IommuMemoryAccessNs;
+            _memory.WriteU64(walk.LeafPa, updated.Raw);
+        }
+        return !dirty || updated.Dirty;
     }
 
     // IOVA bits decoded by the levels between a directory at `level` and its next table at `next`.

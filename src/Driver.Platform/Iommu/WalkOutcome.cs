@@ -14,6 +14,10 @@ internal struct WalkOutcome
     public bool Read;
     public bool Write;
 
+    /// <summary>Where the leaf PTE the walk used is, and what it held (for the A/D update).</summary>
+    public ulong LeafPa;
+    public ulong LeafRaw;
+
     /// <summary>A live walk that resumed from the PDE cache: when that entry was filled, and the level of the table it leads to.</summary>
     public long PdeEpoch;
     public int PdeNextLevel;

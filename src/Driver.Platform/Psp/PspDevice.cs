@@ -11,7 +11,9 @@ namespace Driver.Platform.Psp;
 /// and after the command's time on the clock sets RESP with the status in
 /// cmdresp (and the completion interrupt when IOC asked for it). Every
 /// doorbell completes that handshake, a refused command too, so a polling
-/// driver always gets its answer.
+/// driver always gets its answer. The completion interrupt sets its status
+/// bit and, when enabled, raises the PSP's line (<see cref="Interrupt"/>);
+/// the machine routes it to <c>Machine.PspIrq</c>.
 /// </summary>
 public sealed class PspDevice : IMmioDevice, IEventSource
 {
@@ -45,6 +47,9 @@ public sealed class PspDevice : IMmioDevice, IEventSource
 
     /// <summary>Completion interrupts raised.</summary>
     public long InterruptCount { get; private set; }
+
+    /// <summary>The PSP's interrupt line: raised for every completion that sets the status bit with the enable on.</summary>
+    public event Action? Interrupt;
 
     /// <summary>Writes to cmdresp ignored because a command was still running.</summary>
     public long IgnoredDoorbells { get; private set; }
@@ -133,6 +138,7 @@ public sealed class PspDevice : IMmioDevice, IEventSource
         {
             _interruptStatus = _interruptStatus.WithCommandComplete(true);
             InterruptCount++;
+            Interrupt?.Invoke();
         }
     }
 }

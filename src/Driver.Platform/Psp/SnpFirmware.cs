@@ -140,10 +140,9 @@ internal sealed partial class SnpFirmware
         if (_dfFlushRequired)
             return Done(SevStatus.DfflushRequired);
         _initialized = false;
-        // Shutdown ends every guest and TDI the firmware knew.
+        // Shutdown ends every guest and TDI the firmware knew (no ASID waits for a flush: DFFLUSH_REQUIRED above).
         _guestContexts.Clear();
         _tdis.Clear();
-        _asidsToFlush.Clear();
         _tioEnabled = _tioInitialized = false;
         _iommu.UnbindAllTdis();
         if (request.IommuSnpShutdown)

@@ -42,6 +42,19 @@ public sealed class SnpCpu : ISnpCpu
         return result;
     }
 
+    public bool Rmpread(ulong spa, out RmpEntry entry, out bool is2M)
+    {
+        _scheduler.HardwareAccess(_costNs);
+        if (!_rmp.Covers(spa))
+        {
+            entry = default;
+            is2M = false;
+            return false;
+        }
+        entry = _rmp.ReadEffective(spa >> SnpPageSize.Shift4K, out is2M);
+        return true;
+    }
+
     public PsmashResult Psmash(ulong spa)
     {
         _scheduler.HardwareAccess(_costNs);

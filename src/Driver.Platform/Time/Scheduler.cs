@@ -75,6 +75,32 @@ public sealed class Scheduler : IClock
         DeliverInterrupts();
     }
 
+    /// <summary>
+    /// The kernel thread sleeps: device events run in time order, pending interrupts are delivered
+    /// after each, and the sleep ends at the first point where <paramref name="condition"/> holds, or
+    /// at the deadline (false). Time with nothing due is skipped, so a long bound costs nothing.
+    /// </summary>
+    public bool WaitEventTimeout(Func<bool> condition, long timeoutNs)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        ArgumentOutOfRangeException.ThrowIfNegative(timeoutNs);
+        EnterFromOwner();
+        if (_running)
+            throw new InvalidOperationException("a device event cannot sleep on the kernel's wait");
+        long deadline = Clock.NowNs + timeoutNs;
+        if (deadline < Clock.NowNs)
+            deadline = long.MaxValue;
+        while (!condition())
+        {
+            if (Clock.NowNs >= deadline)
+                return false;
+            long next = Earliest()?.NextDueNs ?? long.MaxValue;
+            Advance(Math.Min(Math.Max(next, Clock.NowNs), deadline));
+            DeliverInterrupts();
+        }
+        return true;
+    }
+
     /// <summary>Runs every event due up to <paramref name="ns"/> in time order, then sets the clock there.</summary>
     public void AdvanceTo(long ns)
     {

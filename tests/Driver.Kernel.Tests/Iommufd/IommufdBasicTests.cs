@@ -195,7 +195,7 @@ public class IommufdBasicTests
         U.GetHwInfo(dev, data, ref len, out var type, out ulong caps).ShouldBe(Errno.Ok);
         type.ShouldBe(Uapi.HwInfoType.Selftest);
         len.ShouldBe((uint)Uapi.IommuTestHwInfo.Bytes);
-        caps.ShouldBe(0UL);
+        caps.ShouldBe((ulong)Uapi.HwCapabilities.PciAtsNotSupported, "the mock is not capable of ATS");
         var back = new byte[16];
         _rig.Mm.CopyFromUser(data, back);
         Uapi.IommuTestHwInfo.FromBytes(back.AsSpan(0, 8)).TestReg.ShouldBe(IommufdFile.SelftestRegval);
@@ -205,6 +205,12 @@ public class IommufdBasicTests
         Raw(Uapi.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.EOPNOTSUPP);
         default(Uapi.IommuHwInfo).WithSize(Uapi.IommuHwInfo.Bytes).WithFlags(1).WithDevId(dev).WithOutDataType(Uapi.HwInfoType.Amd).CopyTo(cmd);
         Raw(Uapi.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.EOPNOTSUPP, "a type the driver does not have");
+        default(Uapi.IommuHwInfo).WithSize(Uapi.IommuHwInfo.Bytes).WithFlags(1).WithDevId(dev).WithOutDataType(Uapi.HwInfoType.Selftest).CopyTo(cmd);
+        Raw(Uapi.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.Ok, "its own type");
+        Uapi.IommuHwInfo.FromBytes(cmd).OutDataType.ShouldBe(Uapi.HwInfoType.Selftest);
+        default(Uapi.IommuHwInfo).WithSize(Uapi.IommuHwInfo.Bytes).WithDevId(dev).WithOutDataType(Uapi.HwInfoType.Amd).CopyTo(cmd);
+        Raw(Uapi.IommufdCmd.GetHwInfo, cmd).ShouldBe(Errno.Ok, "without INPUT_TYPE the field is not read");
+        Uapi.IommuHwInfo.FromBytes(cmd).OutDataType.ShouldBe(Uapi.HwInfoType.Selftest);
     }
 
     [Fact]

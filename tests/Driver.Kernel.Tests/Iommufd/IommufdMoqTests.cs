@@ -209,4 +209,20 @@ public class IommufdMoqTests
         s.Domains.Single().Verify(o => o.Free(), Times.Once);
         s.Ctx.Close();
     }
+
+    [Fact]
+    public void A_driver_without_hw_info_reports_type_none_whatever_type_is_asked_for()
+    {
+        var s = new Setup();
+        s.Ctx.DeviceBind(0x10, out uint dev).ShouldBe(Errno.Ok);
+        var file = new IommufdFile(s.Ctx, s.Mm, new FdTable());
+        var cmd = new byte[Driver.Hw.Iommufd.IommuHwInfo.Bytes];
+        default(Driver.Hw.Iommufd.IommuHwInfo).WithSize(Driver.Hw.Iommufd.IommuHwInfo.Bytes).WithFlags(1).WithDevId(dev)
+            .WithOutDataType(Driver.Hw.Iommufd.HwInfoType.Amd).WithDataLen(0).CopyTo(cmd);
+        file.Ioctl(IommufdFile.Command(Driver.Hw.Iommufd.IommufdCmd.GetHwInfo), cmd).ShouldBe(Errno.Ok);
+        var back = Driver.Hw.Iommufd.IommuHwInfo.FromBytes(cmd);
+        back.OutDataType.ShouldBe(Driver.Hw.Iommufd.HwInfoType.None);
+        back.DataLen.ShouldBe(0u);
+        back.OutCapabilities.ShouldBe((ulong)Driver.Hw.Iommufd.HwCapabilities.PciAtsNotSupported);
+    }
 }

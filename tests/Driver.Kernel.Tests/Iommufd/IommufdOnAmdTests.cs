@@ -11,16 +11,16 @@ using Xunit;
 namespace Driver.Kernel.Tests.Iommufd;
 
 /// <summary>The suite's core cases on the AMD driver over the simulated IOMMU, with DMA agents checking translations end to end.</summary>
-public class IommufdOnAmdTests
+public partial class IommufdOnAmdTests
 {
     private const ulong Pg = 4096;
     private const ulong UserZone = 0x30_0000_0000;
 
     private sealed class Setup
     {
-        public Setup()
+        public Setup(MachineConfig? config = null)
         {
-            Machine = new Machine();
+            Machine = new Machine(config ?? new MachineConfig());
             var tables = new FrameAllocator(Machine.KernelMemory, 0x20_0000_0000, 64UL << 20);
             Driver = new AmdIommuDriver(Machine.Mmio, Machine.KernelMemory, Machine.Clock, tables,
                 new AmdIommuConfig { MmioBase = Machine.IommuMmioBase, Irq = Machine.IommuIrq }, interrupts: Machine.Interrupts);

@@ -28,7 +28,7 @@ internal sealed class IommufdRig
         TableFrames = new FrameAllocator(Memory, TableBase, 64UL << 20, logs);
         Driver = new MockIommuDriver(Memory, new FaultInjectingFrameAllocator(TableFrames, FailNth), options);
         Core = new IommuCore(Driver, new MockClock(), new IommuCoreConfig { Strict = true, Passthrough = true }, logs);
-        Subsystem = new IommufdSubsystem(Core, Memory, logs) { FailNth = FailNth, HwInfo = Driver };
+        Subsystem = new IommufdSubsystem(Core, Memory, logs) { FailNth = FailNth };
         Ctx = Subsystem.Open();
         Fds = new FdTable();
         File = new IommufdFile(Ctx, Mm, Fds);

@@ -119,6 +119,7 @@ public sealed class PspMailboxTests
     {
         var mailbox = Mailbox();
         mailbox.EnableInterrupt().ShouldBe(MmioStatus.Ok);
+        mailbox.InterruptMode.ShouldBeTrue();
         _psp.Writes.ShouldBe([(ScriptedPsp.Base + 0x10694, 2u), (ScriptedPsp.Base + 0x10690, 2u)]);
         _clock.OnDelay = () =>
         {
@@ -129,10 +130,39 @@ public sealed class PspMailboxTests
         };
         mailbox.DoCmd(SevCommandId.SnpDfFlush, 0, out _).ShouldBe(Errno.Ok);
         _psp.Commands.Single().InterruptOnCompletion.ShouldBeTrue();
-        // cmdresp is read only once the interrupt came, and the interrupt was acknowledged.
-        _psp.CmdRespReads.ShouldBe(1);
+        // The handler checks RESP, the woken waiter reads cmdresp once more; the status was acknowledged.
+        _psp.CmdRespReads.ShouldBe(2);
         _clock.Delays.ShouldBe(2);
         _psp.Writes.ShouldContain((ScriptedPsp.Base + 0x10694, 2u));
+    }
+
+    [Fact]
+    public void ACompletionInterruptWithoutResp_DoesNotWakeTheWaiter()
+    {
+        _psp.Answers = false;
+        var mailbox = Mailbox(timeoutNs: 10_000);
+        mailbox.EnableInterrupt();
+        _psp.InterruptStatus = 2;
+        _clock.OnDelay = mailbox.HandleInterrupt;
+        mailbox.DoCmd(SevCommandId.SnpDfFlush, 0, out _).ShouldBe(Errno.ETIMEDOUT);
+        _psp.CmdRespReads.ShouldBe(_clock.Delays, "only the handler read cmdresp");
+        mailbox.Dead.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void AnUnreadableCmdRespAfterTheWakeUp_IsEio()
+    {
+        var mailbox = Mailbox();
+        mailbox.EnableInterrupt();
+        _clock.OnDelay = () =>
+        {
+            _psp.InterruptStatus = 2;
+            mailbox.HandleInterrupt();
+            _psp.FailReadsAt = ScriptedPsp.Base + PspMmio.CmdRespOffset;
+        };
+        mailbox.DoCmd(SevCommandId.SnpDfFlush, 0, out _).ShouldBe(Errno.EIO);
+        _logs.Single(5005, LogLevel.Error);
+        mailbox.Dead.ShouldBeFalse();
     }
 
     [Fact]

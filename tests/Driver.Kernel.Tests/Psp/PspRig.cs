@@ -19,18 +19,21 @@ internal sealed class PspRig
     // Memory outside the zone for the RMP helpers' pages: 2 MiB aligned, covered by the RMP.
     public const ulong Spare2M = 0x2_0000_0000;
 
-    public PspRig(SevDeviceConfig? config = null, AmdIommuConfig? amd = null, bool initIommu = true, MachineConfig? machine = null)
+    public PspRig(SevDeviceConfig? config = null, AmdIommuConfig? amd = null, bool initIommu = true, MachineConfig? machine = null, bool interrupts = false)
     {
         Logs = new CapturedLogs();
         Machine = new Machine(machine ?? new MachineConfig());
         Allocator = new FrameAllocator(Machine.KernelMemory, ZoneBase, ZoneSize);
         Amd = new AmdIommuDriver(Machine.Mmio, Machine.KernelMemory, Machine.Clock, Allocator,
-            amd ?? new AmdIommuConfig { MmioBase = Machine.IommuMmioBase }, Logs);
+            amd ?? new AmdIommuConfig { MmioBase = Machine.IommuMmioBase }, Logs, cpu: Machine.Cpu);
         if (initIommu)
             Amd.Init().ShouldBe(Errno.Ok);
+        _interrupts = interrupts;
         Sev = NewDevice(config);
         Sev.Probe().ShouldBe(Errno.Ok);
     }
+
+    private readonly bool _interrupts;
 
     public CapturedLogs Logs { get; }
 
@@ -44,7 +47,8 @@ internal sealed class PspRig
 
     public SevDevice NewDevice(SevDeviceConfig? config = null) =>
         new(Machine.Mmio, Machine.KernelMemory, Machine.Clock, Machine.Cpu, Allocator, new AmdIommuSnp(Amd),
-            config ?? new SevDeviceConfig { MmioBase = Machine.PspMmioBase }, Logs);
+            config ?? new SevDeviceConfig { MmioBase = Machine.PspMmioBase, Irq = Machine.PspIrq }, Logs,
+            _interrupts ? Machine.Interrupts : null);
 
     public RmpState State(ulong pa) => RmpStates.Classify(Entry(pa, out _));
 

@@ -125,6 +125,23 @@ public sealed class SevDeviceMachineTests
     }
 
     [Fact]
+    public void SnpShutdown_RunsTheIommuDriversSnpDisable_WhichSharesEveryPageFirmwareHeld()
+    {
+        var rig = new PspRig();
+        rig.Up();
+        var pages = rig.Amd.SnpPages();
+        rig.Amd.SnpDisable().ShouldBe(Errno.EFAULT, "while SNP is up the pages are immutable firmware pages");
+        rig.Logs.Single(3136, LogLevel.Error).Message.ShouldContain("Permission");
+        foreach (ulong page in pages)
+            rig.State(page).ShouldBe(RmpState.Firmware);
+        rig.Sev.SnpShutdown(out _).ShouldBe(Errno.Ok);
+        rig.Logs.Single(3137, LogLevel.Information).Message.ShouldContain($"{pages.Count} IOMMU pages");
+        foreach (ulong page in pages)
+            rig.State(page).ShouldBe(RmpState.Hypervisor);
+        rig.Amd.SnpDisable().ShouldBe(Errno.Ok, "making shared pages shared again changes nothing");
+    }
+
+    [Fact]
     public void SnpShutdown_AfterAGuestContextWasReclaimed_FlushesTheDataFabric_AndRetries()
     {
         var rig = new PspRig();

@@ -196,7 +196,7 @@ public sealed class SevDeviceTests
     }
 
     [Fact]
-    public void SnpShutdown_SendsShutdownExWithTheIommu_AndMakesItsPagesShared()
+    public void SnpShutdown_SendsShutdownExWithTheIommu_ThenDisablesTheIommusSnp()
     {
         var sev = Up();
         sev.SnpShutdown(out _).ShouldBe(Errno.Ok);
@@ -206,8 +206,7 @@ public sealed class SevDeviceTests
         buffer.Length.ShouldBe(8u);
         buffer.IommuSnpShutdown.ShouldBeTrue();
         buffer.X86SnpShutdown.ShouldBeFalse();
-        _cpu.Verify(c => c.Rmpupdate(IommuLog, Shared), Times.Once);
-        _cpu.Verify(c => c.Rmpupdate(IommuSem, Shared), Times.Once);
+        _iommu.Verify(i => i.SnpDisable(), Times.Once);
         sev.SnpInitialized.ShouldBeFalse();
         _logs.Single(5013, LogLevel.Information);
     }
@@ -249,16 +248,32 @@ public sealed class SevDeviceTests
     }
 
     [Fact]
-    public void SnpShutdown_WhenAnIommuPageStaysPrivate_LeaksIt_AndIsEio()
+    public void SnpShutdown_AsksTheIommuDriverToShareItsPagesAfterShutdownEx()
     {
         var sev = Up();
-        _cpu.Setup(c => c.Rmpupdate(IommuLog, Shared)).Returns(RmpUpdateResult.Permission);
-        sev.SnpShutdown(out _).ShouldBe(Errno.EIO);
+        _iommu.Setup(i => i.SnpDisable()).Returns(Errno.Ok).Callback(() => _psp.Ids.ShouldBe([SevCommandId.SnpShutdownEx]));
+        sev.SnpShutdown(out var status).ShouldBe(Errno.Ok);
+        status.ShouldBe(SevStatus.Success);
         sev.SnpInitialized.ShouldBeFalse();
-        sev.Rmp.IsLeaked(IommuLog).ShouldBeTrue();
-        sev.Rmp.LeakedPages.ShouldBe(1);
-        _cpu.Verify(c => c.Rmpupdate(IommuSem, Shared), Times.Once);
-        _logs.Single(5015, LogLevel.Error);
+        _iommu.Verify(i => i.SnpDisable(), Times.Once);
+        _cpu.Verify(c => c.Rmpupdate(It.IsAny<ulong>(), It.IsAny<RmpUpdateArgs>()), Times.Never, "the IOMMU driver makes its own pages shared");
+        _logs.Single(5013, LogLevel.Information).Message.ShouldContain("2 IOMMU pages");
+    }
+
+    [Fact]
+    public void SnpShutdown_WhenTheIommuCannotShareItsPages_IsItsErrno_AndStaysUpForASecondTry()
+    {
+        var sev = Up();
+        _iommu.Setup(i => i.SnpDisable()).Returns(Errno.EFAULT);
+        sev.SnpShutdown(out var status).ShouldBe(Errno.EFAULT);
+        status.ShouldBe(SevStatus.Success);
+        sev.SnpInitialized.ShouldBeTrue("as Linux leaves snp_initialized");
+        _logs.Single(5015, LogLevel.Error).Message.ShouldContain("EFAULT");
+        sev.Rmp.LeakedPages.ShouldBe(0);
+        _iommu.Setup(i => i.SnpDisable()).Returns(Errno.Ok);
+        sev.SnpShutdown(out _).ShouldBe(Errno.Ok);
+        sev.SnpInitialized.ShouldBeFalse();
+        _psp.Ids.ShouldBe([SevCommandId.SnpShutdownEx, SevCommandId.SnpShutdownEx]);
     }
 
     [Fact]

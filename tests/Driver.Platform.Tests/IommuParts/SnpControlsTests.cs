@@ -145,4 +145,19 @@ public class SnpControlsTests
         snp.BreakRmpCheckForTests = false;
         snp.Check(1, 0, 0x3000, 12, sizeRule: true, ref cost).Refused.ShouldBeTrue();
     }
+
+    [Fact]
+    public void Tdis_are_bound_one_by_one_and_all_unbound_at_once()
+    {
+        var (snp, _, _, _) = Build();
+        snp.BindTdi(0x31, 5);
+        snp.BindTdi(0x32, 6);
+        snp.UnbindTdi(0x33);
+        snp.BoundAsid(0x31).ShouldBe((ushort)5);
+        snp.UnbindTdi(0x31);
+        snp.BoundAsid(0x31).ShouldBe((ushort)0);
+        snp.BoundAsid(0x32).ShouldBe((ushort)6);
+        snp.UnbindAllTdis();
+        snp.BoundAsid(0x32).ShouldBe((ushort)0);
+    }
 }

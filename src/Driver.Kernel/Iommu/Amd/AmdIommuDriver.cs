@@ -13,7 +13,7 @@ namespace Driver.Kernel.Iommu.Amd;
 /// the command buffer and the IOMMU, then invalidate every device-table entry in use and, when
 /// EFR.IA says it can, everything else with INVALIDATE_IOMMU_ALL.
 /// </summary>
-public sealed class AmdIommuDriver : IIommuDriver
+public sealed partial class AmdIommuDriver : IIommuDriver
 {
     private readonly IPhysicalMemory _memory;
     private readonly IClock _clock;
@@ -22,6 +22,7 @@ public sealed class AmdIommuDriver : IIommuDriver
     private readonly List<ulong> _frames = [];
     private readonly Lock _lock = new();
     private readonly IInterruptController? _interrupts;
+    private readonly ISnpCpu? _cpu;
     private readonly Dictionary<ushort, AmdProtectionDomain> _attached = [];
     private DeviceTable? _deviceTable;
     private CommandQueue? _queue;
@@ -30,9 +31,11 @@ public sealed class AmdIommuDriver : IIommuDriver
     /// <summary>
     /// A driver for the IOMMU at <see cref="AmdIommuConfig.MmioBase"/>. With <paramref name="interrupts"/>
     /// the event log is drained on the IOMMU's line; without, only when asked (<see cref="AmdEventLog.HandleInterrupt"/>).
+    /// <paramref name="cpu"/> gives the RMP instructions <see cref="SnpDisable"/> needs to hand the
+    /// IOMMU's pages back after SNP.
     /// </summary>
     public AmdIommuDriver(IMmio mmio, IPhysicalMemory memory, IClock clock, IFrameAllocator allocator,
-        AmdIommuConfig? config = null, ILoggerFactory? loggerFactory = null, IInterruptController? interrupts = null)
+        AmdIommuConfig? config = null, ILoggerFactory? loggerFactory = null, IInterruptController? interrupts = null, ISnpCpu? cpu = null)
     {
         ArgumentNullException.ThrowIfNull(mmio);
         ArgumentNullException.ThrowIfNull(memory);
@@ -46,6 +49,7 @@ public sealed class AmdIommuDriver : IIommuDriver
         _logger = LoggerFactory.CreateLogger<AmdIommuDriver>();
         Registers = new AmdIommuRegisters(mmio, Config.MmioBase);
         _interrupts = interrupts;
+        _cpu = cpu;
     }
 
     public AmdIommuConfig Config { get; }
@@ -181,7 +185,9 @@ public sealed class AmdIommuDriver : IIommuDriver
         caps = default;
         if (!Initialized || !DeviceTable.Contains(deviceId))
             return Errno.ENODEV;
-        caps = new IommuDeviceCaps(Features.HdSup, MaxLevels);
+        // amd_iommu_capable: dirty tracking with EFR.HDSup; ATS needs a device with the ATS capability,
+        // which no device of the machine has.
+        caps = new IommuDeviceCaps(Features.HdSup, MaxLevels, PciAts: false);
         return Errno.Ok;
     }
 

@@ -1,4 +1,5 @@
 using Driver.Hw.AmdIommu;
+using Driver.Hw.Interfaces;
 using Microsoft.Extensions.Logging;
 
 namespace Driver.Kernel.Iommu.Amd;
@@ -41,6 +42,24 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3132, Level = LogLevel.Information, Message = "AMD-Vi: IOMMU SNP support enabled, domains map with page sizes 0x{PageSizes:x}")]
     public static partial void SnpEnabled(ILogger logger, ulong pageSizes);
+
+    [LoggerMessage(EventId = 3133, Level = LogLevel.Warning, Message = "AMD-Vi: IOMMU PFN 0x{Pfn:x} RMP lookup failed")]
+    public static partial void SnpRmpLookupFailed(ILogger logger, ulong pfn);
+
+    [LoggerMessage(EventId = 3134, Level = LogLevel.Warning, Message = "AMD-Vi: IOMMU PFN 0x{Pfn:x} not assigned in RMP table")]
+    public static partial void SnpPageNotAssigned(ILogger logger, ulong pfn);
+
+    [LoggerMessage(EventId = 3135, Level = LogLevel.Warning, Message = "AMD-Vi: PSMASH failed for IOMMU PFN 0x{Pfn:x} huge RMP entry: {Result}")]
+    public static partial void SnpPsmashFailed(ILogger logger, ulong pfn, PsmashResult result);
+
+    [LoggerMessage(EventId = 3136, Level = LogLevel.Error, Message = "AMD-Vi: RMPUPDATE failed for IOMMU PFN 0x{Pfn:x}, 4K: {Result}")]
+    public static partial void SnpRmpupdateFailed(ILogger logger, ulong pfn, RmpUpdateResult result);
+
+    [LoggerMessage(EventId = 3137, Level = LogLevel.Information, Message = "AMD-Vi: SNP disabled, {Pages} IOMMU pages shared again")]
+    public static partial void SnpDisabled(ILogger logger, int pages);
+
+    [LoggerMessage(EventId = 3138, Level = LogLevel.Error, Message = "AMD-Vi: SNP is on but the driver was given no RMP instructions; the IOMMU pages stay with firmware")]
+    public static partial void SnpNoCpu(ILogger logger);
 
     [LoggerMessage(EventId = 3140, Level = LogLevel.Information, Message = "AMD-Vi: IOMMU Event log restarting (overflow {Overflows})")]
     public static partial void EventLogRestart(ILogger logger, long overflows);

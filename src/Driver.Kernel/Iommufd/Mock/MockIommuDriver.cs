@@ -9,7 +9,7 @@ namespace Driver.Kernel.Iommufd.Mock;
 /// adds them, paging domains on iommupt AMDv1 in plain memory (<see cref="MockDomain"/>), and
 /// attach bookkeeping, so iommufd runs end to end without the simulated machine.
 /// </summary>
-public sealed class MockIommuDriver : IIommuDriver, IIommufdHwInfo
+public sealed class MockIommuDriver : IIommuDriver, IIommuHwInfo
 {
     private readonly IPhysicalMemory _memory;
     private readonly IFrameAllocator _frames;
@@ -37,15 +37,19 @@ public sealed class MockIommuDriver : IIommuDriver, IIommufdHwInfo
     /// <summary>The domain a device is attached to; null when blocked or passed through.</summary>
     public MockDomain? DomainOf(ushort deviceId) => _attached.GetValueOrDefault(deviceId);
 
-    /// <summary>IOMMU_HW_INFO_TYPE_SELFTEST.</summary>
-    public uint HwInfoType => 0xFEEDBEEF;
-
-    /// <summary>struct iommu_test_hw_info: flags 0, test_reg IOMMU_HW_INFO_SELFTEST_REGVAL.</summary>
-    public byte[] HwInfo(ushort deviceId)
+    /// <summary>
+    /// mock_domain_hw_info: struct iommu_test_hw_info (flags 0, test_reg IOMMU_HW_INFO_SELFTEST_REGVAL)
+    /// as IOMMU_HW_INFO_TYPE_SELFTEST; EOPNOTSUPP for any other type asked for.
+    /// </summary>
+    public Errno HwInfo(ushort deviceId, ref uint type, out byte[] data)
     {
-        var info = new byte[Driver.Hw.Iommufd.IommuTestHwInfo.Bytes];
-        default(Driver.Hw.Iommufd.IommuTestHwInfo).WithTestReg(IommufdFile.SelftestRegval).CopyTo(info);
-        return info;
+        data = [];
+        if (type != (uint)Driver.Hw.Iommufd.HwInfoType.None && type != (uint)Driver.Hw.Iommufd.HwInfoType.Selftest)
+            return Errno.EOPNOTSUPP;
+        data = new byte[Driver.Hw.Iommufd.IommuTestHwInfo.Bytes];
+        default(Driver.Hw.Iommufd.IommuTestHwInfo).WithTestReg(IommufdFile.SelftestRegval).CopyTo(data);
+        type = (uint)Driver.Hw.Iommufd.HwInfoType.Selftest;
+        return Errno.Ok;
     }
 
     public Errno ProbeDevice(ushort deviceId, out IommuDeviceCaps caps)
