@@ -40,7 +40,8 @@ public readonly record struct AmdCommand(ulong Low, ulong High)
         if (sized)
         {
             int msb = 63 - BitOperations.LeadingZeroCount(iova ^ last);
-            address = msb >= 51 ? AllPagesAddress : (iova | ((1UL << msb) - 1)) & ~0xFFFUL;
+            // Bits 63:52 are a sign extension: a block of 2^52 (msb 51) is still encodable, anything larger is everything.
+            address = msb > 51 ? AllPagesAddress : (iova | ((1UL << msb) - 1)) & ~0xFFFUL;
         }
         return From(default(InvalidateIommuPagesCommand).WithOpcode(CommandOpcode.InvalidateIommuPages)
             .WithDomainId(domainId).WithAddress(address).WithSize(sized).WithPde(pde));

@@ -16,6 +16,11 @@ public sealed class AmdCommandTests
     [InlineData(0x1000UL, 0x2FFFUL, true, 0x1000UL)]
     [InlineData(0x20_0000UL, 0x3F_FFFFUL, true, 0x2F_F000UL)]
     [InlineData(0x0UL, ulong.MaxValue, true, AmdCommand.AllPagesAddress)]
+    [InlineData(0x1FFFUL, 0x1FFFUL, false, 0x1000UL)]
+    [InlineData(0x0UL, (1UL << 52) - 1, true, 0x0007_FFFF_FFFF_F000UL)]
+    [InlineData(0x10_0000_0000_0000UL, 0x1F_FFFF_FFFF_FFFFUL, true, 0x0017_FFFF_FFFF_F000UL)]
+    [InlineData(0x0UL, (1UL << 53) - 1, true, AmdCommand.AllPagesAddress)]
+    [InlineData(0x1000UL, 1UL << 60, true, AmdCommand.AllPagesAddress)]
     public void InvalidateIommuPages_EncodesTheSmallestCoveringBlock(ulong iova, ulong last, bool sized, ulong address)
     {
         var command = AmdCommand.InvalidateIommuPages(7, iova, last, pde: false);
@@ -57,7 +62,8 @@ public sealed class AmdCommandTests
 
     [Fact]
     public void EmptyRange_IsABug() =>
-        Should.Throw<ArgumentOutOfRangeException>(() => AmdCommand.InvalidateIommuPages(1, 0x2000, 0x1000, false));
+        Should.Throw<ArgumentOutOfRangeException>(() => AmdCommand.InvalidateIommuPages(1, 0x2000, 0x1000, false))
+            .Message.ShouldContain("empty invalidation range");
 
     [Fact]
     public void Builders_SetOpcodeAndFields_AndPrintThroughTheirLayouts()

@@ -18,41 +18,8 @@ public sealed class AmdEdgeTests
 {
     private const IommuProt ReadWrite = IommuProt.Read | IommuProt.Write;
 
-    /// <summary>A register file that only remembers: Status is w1c, every write is recorded in order.</summary>
-    private sealed class FakeRegisters : IMmio
-    {
-        public const ulong Base = 0xFED8_0000;
-
-        public Dictionary<ulong, ulong> Values { get; } = [];
-
-        public List<(ulong Offset, ulong Value)> Writes { get; } = [];
-
-        public MmioStatus Read32(ulong pa, out uint value)
-        {
-            Read64(pa & ~7UL, out ulong v);
-            value = (uint)(v >> (int)((pa & 4) * 8));
-            return MmioStatus.Ok;
-        }
-
-        public MmioStatus Read64(ulong pa, out ulong value)
-        {
-            value = Values.GetValueOrDefault(pa - Base);
-            return MmioStatus.Ok;
-        }
-
-        public MmioStatus Write32(ulong pa, uint value) => Write64(pa, value);
-
-        public MmioStatus Write64(ulong pa, ulong value)
-        {
-            ulong offset = pa - Base;
-            Writes.Add((offset, value));
-            Values[offset] = offset == AmdIommuMmio.StatusOffset ? Values.GetValueOrDefault(offset) & ~value : value;
-            return MmioStatus.Ok;
-        }
-    }
-
-    private static AmdEventLog EventLogOn(FakeRegisters mmio, IPhysicalMemory memory) =>
-        new(new AmdIommuRegisters(mmio, FakeRegisters.Base), memory, 0x10_0000, 8, NullLogger.Instance);
+    private static AmdEventLog EventLogOn(FakeAmdRegisters mmio, IPhysicalMemory memory) =>
+        new(new AmdIommuRegisters(mmio, FakeAmdRegisters.Base), memory, 0x10_0000, 8, NullLogger.Instance);
 
     [Fact]
     public void NullArguments_AreBugs()
@@ -243,7 +210,7 @@ public sealed class AmdEdgeTests
     [Fact]
     public void AnOverflow_IsRestarted_InLinuxsOrder()
     {
-        var mmio = new FakeRegisters();
+        var mmio = new FakeAmdRegisters();
         var control = new ControlRegister(0).WithIommuEn(true).WithCmdBufEn(true).WithEventLogEn(true).WithEventIntEn(true);
         mmio.Values[AmdIommuMmio.ControlOffset] = control.Raw;
         mmio.Values[AmdIommuMmio.StatusOffset] = new StatusRegister(0).WithEventOverflow(true).WithEventLogInt(true).WithCmdBufRun(true).Raw;
@@ -265,7 +232,7 @@ public sealed class AmdEdgeTests
     [Fact]
     public void AnOverflowWhileTheLogStillRuns_IsNotRestarted()
     {
-        var mmio = new FakeRegisters();
+        var mmio = new FakeAmdRegisters();
         mmio.Values[AmdIommuMmio.StatusOffset] = new StatusRegister(0).WithEventOverflow(true).WithEventLogRun(true).Raw;
         var log = EventLogOn(mmio, new Mock<IPhysicalMemory>().Object);
         log.HandleInterrupt();
@@ -278,7 +245,7 @@ public sealed class AmdEdgeTests
     {
         foreach (ulong head in new ulong[] { 0, 256 })
         {
-            var mmio = new FakeRegisters();
+            var mmio = new FakeAmdRegisters();
             mmio.Values[AmdIommuMmio.EventLogHeadOffset] = new RingPointerRegister(0).WithOffset((ushort)head).Raw;
             mmio.Values[AmdIommuMmio.EventLogTailOffset] = new RingPointerRegister(0).WithOffset((ushort)(head == 0 ? 256 : 3)).Raw;
             var log = EventLogOn(mmio, new Mock<IPhysicalMemory>(MockBehavior.Strict).Object);
@@ -298,12 +265,12 @@ public sealed class AmdEdgeTests
             memory.WriteU64(0x10_0000 + ((ulong)i * 16), header.GetWord(0));
             memory.WriteU64(0x10_0000 + ((ulong)i * 16) + 8, 0x7000);
         }
-        var mmio = new FakeRegisters();
+        var mmio = new FakeAmdRegisters();
         mmio.Values[AmdIommuMmio.EventLogTailOffset] = new RingPointerRegister(0).WithOffset((ushort)codes.Length).Raw;
         mmio.Values[AmdIommuMmio.StatusOffset] = new StatusRegister(0).WithEventLogInt(true).Raw;
         var logs = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
         var logger = new Microsoft.Extensions.Logging.Testing.FakeLogger(logs);
-        var log = new AmdEventLog(new AmdIommuRegisters(mmio, FakeRegisters.Base), memory, 0x10_0000, 8, logger);
+        var log = new AmdEventLog(new AmdIommuRegisters(mmio, FakeAmdRegisters.Base), memory, 0x10_0000, 8, logger);
         log.HandleInterrupt().ShouldBe(codes.Length);
         log.Poll().ShouldBe(0);
         log.EventsRead.ShouldBe(codes.Length);

@@ -255,6 +255,19 @@ public sealed class CoreEdgeTests
         hole.ShouldBe(0xF_E000UL, "the hole between the two");
     }
 
+    [Fact]
+    public void IovaAllocator_IsFullWhenTheLowestRangeStartsBelowTheSize()
+    {
+        var iovas = new IovaAllocator(0x8000);
+        iovas.Alloc(0x4000, out ulong a).ShouldBe(Errno.Ok);
+        iovas.Alloc(0x2000, out ulong b).ShouldBe(Errno.Ok);
+        iovas.Alloc(0x1000, out ulong c).ShouldBe(Errno.Ok);
+        (a, b, c).ShouldBe((0x4000UL, 0x2000UL, 0x1000UL));
+        iovas.Alloc(0x2000, out ulong none).ShouldBe(Errno.ENOSPC, "only page 0 is left below 0x1000");
+        none.ShouldBe(0UL);
+        iovas.Count.ShouldBe(3);
+    }
+
     [Theory]
     [InlineData(0x1F_F000UL, 0x3F_F000UL, 0x20_1000UL, 0x1000UL, 1UL)]
     [InlineData(0x1F_F000UL, 0x1F_F000UL, 0x20_1000UL, 0x1000UL, 1UL)]
