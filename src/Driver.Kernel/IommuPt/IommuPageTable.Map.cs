@@ -58,9 +58,6 @@ public sealed partial class IommuPageTable<TFormat>
 
     private struct MapOp : IPtLevelOp<TFormat>
     {
-        // Items read at once; a multiple of every entry a leaf table run can hold (at most half a table).
-        private const int BurstItems = PtGeometry.ItemsPerTable / 2;
-
         public IommuPageTable<TFormat> Table;
         public ulong Oa;
         public ulong Attrs;
@@ -133,18 +130,30 @@ public sealed partial class IommuPageTable<TFormat>
             var memory = state.Memory;
             var err = Errno.Ok;
             // The items are read in bursts, which hold whole entries: a range only starts on an entry.
-            Span<ulong> burst = stackalloc ulong[Math.Min(BurstItems, end - index + 1)];
+            var burst = default(PtBurst);
             while (index <= end && err == Errno.Ok)
             {
-                var items = burst[..Math.Min(burst.Length, end - index + 1)];
+                Span<ulong> items = burst[..Math.Min(PtBurst.Length, end - index + 1)];
                 // A run of one item is loaded already.
                 if (end == state.Index)
                     items[0] = state.Item;
                 else
                     state.ReadItems(index, items);
-                for (int first = 0; first < items.Length; first += step)
+                ulong pa = state.PaOf(index);
+                // Leaves of one item into empty items, the common case: one store each.
+                int first = 0;
+                if (step == 1)
                 {
-                    ulong entryPa = state.PaOf(index + first);
+                    for (; first < items.Length && TFormat.Classify(items[first], level) == PtEntryType.Empty; first++)
+                    {
+                        memory.WriteU64(pa + ((ulong)first * PtGeometry.ItemBytes), leaf);
+                        leaf += leafStep;
+                    }
+                    oa += (ulong)first << leafLg2;
+                }
+                for (; first < items.Length; first += step)
+                {
+                    ulong entryPa = pa + ((ulong)first * PtGeometry.ItemBytes);
                     if (!AllEmpty(items.Slice(first, step), level))
                     {
                         err = ClearForLeaf(ref state, entryPa, step, va + (oa - firstOa));

@@ -36,9 +36,6 @@ public sealed partial class IommuPageTable<TFormat>
 
     private struct UnmapOp : IPtLevelOp<TFormat>
     {
-        // Items read at once.
-        private const int BurstItems = PtGeometry.ItemsPerTable / 2;
-
         public ulong Unmapped;
         public List<ulong>? Freed;
         public Errno Error;
@@ -83,7 +80,11 @@ public sealed partial class IommuPageTable<TFormat>
         private int ClearMoreLeaves(ref PtState<TFormat> state, int index)
         {
             int end = state.EndIndex;
-            Span<ulong> burst = stackalloc ulong[Math.Min(BurstItems, end - index + 1)];
+            int level = state.Level;
+            int itemLg2 = state.ItemLg2;
+            var memory = state.Memory;
+            ulong unmapped = 0;
+            var burst = default(PtBurst);
             int burstFirst = index;
             int burstCount = 0;
             while (index <= end)
@@ -91,14 +92,23 @@ public sealed partial class IommuPageTable<TFormat>
                 if (index - burstFirst >= burstCount)
                 {
                     burstFirst = index;
-                    burstCount = Math.Min(burst.Length, end - index + 1);
+                    burstCount = Math.Min(PtBurst.Length, end - index + 1);
                     state.ReadItems(index, burst[..burstCount]);
                 }
                 ulong item = burst[index - burstFirst];
-                if (TFormat.Classify(item, state.Level) != PtEntryType.Leaf)
+                if (TFormat.Classify(item, level) != PtEntryType.Leaf)
                     break;
-                index = ClearEntry(ref state, index, item);
+                int sizeLg2 = TFormat.LeafSizeLg2(item, level);
+                int count = 1 << (sizeLg2 - itemLg2);
+                ulong pa = state.PaOf(index);
+                // A leaf of one item, the common case, is one store.
+                memory.WriteU64(pa, 0);
+                for (int i = 1; i < count; i++)
+                    memory.WriteU64(pa + ((ulong)i * PtGeometry.ItemBytes), 0);
+                unmapped += 1UL << sizeLg2;
+                index += count;
             }
+            Unmapped += unmapped;
             return index;
         }
 
