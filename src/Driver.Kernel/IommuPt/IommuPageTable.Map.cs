@@ -37,11 +37,24 @@ public sealed partial class IommuPageTable<TFormat>
                 return err;
         }
 
+        ulong attrs = TFormat.AttrsFromProt(prot);
+        // One leaf of one item under tables that exist, the common single-page map: no run, no table to install.
+        if (length == 1UL << leafLg2 && leafLg2 == PtGeometry.ItemLg2(leafLevel))
+        {
+            var state = new PtState<TFormat>(_memory, TableOf(top), LevelOf(top), iova, last);
+            if (PtWalk<TFormat>.DescendTo(ref state, leafLevel) && state.Type == PtEntryType.Empty)
+            {
+                _memory.WriteU64(state.ItemPa, TFormat.MakeLeaf(paddr, leafLg2, leafLevel, attrs));
+                mapped = length;
+                return Errno.Ok;
+            }
+        }
+
         var op = new MapOp
         {
             Table = this,
             Oa = paddr,
-            Attrs = TFormat.AttrsFromProt(prot),
+            Attrs = attrs,
             LeafLg2 = leafLg2,
             LeafLevel = leafLevel,
         };
@@ -127,7 +140,6 @@ public sealed partial class IommuPageTable<TFormat>
             ulong leaf = TFormat.MakeLeaf(oa, leafLg2, level, Attrs);
             // Leaves are linear in the output address: the next one is one addition away.
             ulong leafStep = TFormat.MakeLeaf(size, leafLg2, level, 0) - TFormat.MakeLeaf(0, leafLg2, level, 0);
-            var memory = state.Memory;
             var err = Errno.Ok;
             // The items are read in bursts, which hold whole entries: a range only starts on an entry.
             var burst = default(PtBurst);
@@ -139,29 +151,19 @@ public sealed partial class IommuPageTable<TFormat>
                     items[0] = state.Item;
                 else
                     state.ReadItems(index, items);
-                ulong pa = state.PaOf(index);
-                // Leaves of one item into empty items, the common case: one store each.
-                int first = 0;
-                if (step == 1)
-                {
-                    for (; first < items.Length && TFormat.Classify(items[first], level) == PtEntryType.Empty; first++)
-                    {
-                        memory.WriteU64(pa + ((ulong)first * PtGeometry.ItemBytes), leaf);
-                        leaf += leafStep;
-                    }
-                    oa += (ulong)first << leafLg2;
-                }
+                // Into empty items, the common case, the leaves are only stores.
+                int first = state.StoreWhileEmpty(index, items, step, leaf, leafStep);
+                leaf += (ulong)(first / step) * leafStep;
+                oa += (ulong)(first / step) << leafLg2;
                 for (; first < items.Length; first += step)
                 {
-                    ulong entryPa = pa + ((ulong)first * PtGeometry.ItemBytes);
                     if (!AllEmpty(items.Slice(first, step), level))
                     {
-                        err = ClearForLeaf(ref state, entryPa, step, va + (oa - firstOa));
+                        err = ClearForLeaf(ref state, state.PaOf(index + first), step, va + (oa - firstOa));
                         if (err != Errno.Ok)
                             break;
                     }
-                    for (int i = 0; i < step; i++)
-                        memory.WriteU64(entryPa + ((ulong)i * PtGeometry.ItemBytes), leaf);
+                    state.Store(index + first, step, leaf);
                     leaf += leafStep;
                     oa += size;
                 }

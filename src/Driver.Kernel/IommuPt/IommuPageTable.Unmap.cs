@@ -82,7 +82,6 @@ public sealed partial class IommuPageTable<TFormat>
             int end = state.EndIndex;
             int level = state.Level;
             int itemLg2 = state.ItemLg2;
-            var memory = state.Memory;
             ulong unmapped = 0;
             var burst = default(PtBurst);
             int burstFirst = index;
@@ -95,18 +94,17 @@ public sealed partial class IommuPageTable<TFormat>
                     burstCount = Math.Min(PtBurst.Length, end - index + 1);
                     state.ReadItems(index, burst[..burstCount]);
                 }
-                ulong item = burst[index - burstFirst];
-                if (TFormat.Classify(item, level) != PtEntryType.Leaf)
-                    break;
-                int sizeLg2 = TFormat.LeafSizeLg2(item, level);
-                int count = 1 << (sizeLg2 - itemLg2);
-                ulong pa = state.PaOf(index);
-                // A leaf of one item, the common case, is one store.
-                memory.WriteU64(pa, 0);
-                for (int i = 1; i < count; i++)
-                    memory.WriteU64(pa + ((ulong)i * PtGeometry.ItemBytes), 0);
-                unmapped += 1UL << sizeLg2;
-                index += count;
+                // Leaves of one item, the common case: one store each.
+                int cleared = state.ClearWhileOneItemLeaves(index, burst[(index - burstFirst)..burstCount]);
+                index += cleared;
+                unmapped += (ulong)cleared << itemLg2;
+                if (index - burstFirst < burstCount)
+                {
+                    ulong item = burst[index - burstFirst];
+                    if (TFormat.Classify(item, level) != PtEntryType.Leaf)
+                        break;
+                    index = ClearEntry(ref state, index, item);
+                }
             }
             Unmapped += unmapped;
             return index;
@@ -117,9 +115,7 @@ public sealed partial class IommuPageTable<TFormat>
         {
             int sizeLg2 = TFormat.LeafSizeLg2(item, state.Level);
             int count = 1 << (sizeLg2 - state.ItemLg2);
-            ulong pa = state.PaOf(index);
-            for (int i = 0; i < count; i++)
-                state.Memory.WriteU64(pa + ((ulong)i * PtGeometry.ItemBytes), 0);
+            state.Store(index, count, 0);
             Unmapped += 1UL << sizeLg2;
             return index + count;
         }
