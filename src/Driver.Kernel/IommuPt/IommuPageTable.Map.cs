@@ -50,17 +50,23 @@ public sealed partial class IommuPageTable<TFormat>
             }
         }
 
+        return MapRange(top, iova, last, paddr, attrs, leafLg2, out mapped);
+    }
+
+    // The walk of every other map, apart so that the single-page map above keeps a small frame.
+    private Errno MapRange(ulong top, ulong iova, ulong last, ulong paddr, ulong attrs, int leafLg2, out ulong mapped)
+    {
         var op = new MapOp
         {
             Table = this,
             Oa = paddr,
             Attrs = attrs,
             LeafLg2 = leafLg2,
-            LeafLevel = leafLevel,
+            LeafLevel = PtGeometry.LevelOfSize(leafLg2),
         };
         PtWalk<TFormat>.Range(ref op, _memory, TableOf(top), LevelOf(top), iova, last);
         if (op.Error == Errno.ENOMEM)
-            Log.MapNoMemory(_logger, iova, length);
+            Log.MapNoMemory(_logger, iova, last - iova + 1);
 
         // Empty tables replaced by large leaves may be cached as walks: flush before freeing.
         if (op.Gather is { IsEmpty: false })
