@@ -1,10 +1,7 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using Driver.Hw.Interfaces;
 using Driver.Kernel;
-using Driver.Kernel.IommuPt;
 using Driver.Kernel.Mm;
 using Driver.Platform.Memory;
 
@@ -16,50 +13,30 @@ namespace Driver.Benchmarks;
 /// PTE stores straight into one table of simulated memory) and the old way
 /// (one map or unmap call, so one walk from the top, per PTE). Every
 /// invocation works on a fresh region whose tables already exist, as in a
-/// warm domain; the iteration setup puts the regions back.
+/// warm domain; the iteration setup puts the regions back. Run for today's
+/// table (<see cref="Now"/>) and the one before the one walker (<see cref="Base"/>),
+/// both in one run with <c>--join</c>.
 /// </summary>
-[Config(typeof(ShortConfig))]
+[Config(typeof(IommuPtBenchmarkConfig))]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
-public class IommuPtBenchmarks
+[GenericTypeArguments(typeof(Now))]
+[GenericTypeArguments(typeof(Base))]
+public class IommuPtBenchmarks<TTable>
+    where TTable : struct, IIommuPtUnderTest<TTable>
 {
-    private const int Invocations = 4096;
-    private const int WarmupIterations = 100;
+    internal const int Invocations = 4096;
     private const ulong K4 = 4096;
     private const ulong M2 = 2UL << 20;
     private const ulong G1 = 1UL << 30;
     private const ulong Oa = 0x40_0000_0000;
-    private const IommuProt Prot = IommuProt.Read | IommuProt.Write;
 
     private IPhysicalMemory _memory = null!;
-    private IommuPageTable<AmdV1Format> _table = null!;
-    private readonly IotlbGather _gather = new();
+    private TTable _table;
     private ulong _floorTable;
     private ulong _pageSize;
     private ulong _count;
     private ulong _next;
-
-    private sealed class ShortConfig : ManualConfig
-    {
-        public ShortConfig()
-        {
-            // Far more warmup than ShortRun: an iteration lasts a few milliseconds, and with a dozen
-            // warmups the walk was still Tier-0 code when measured. A hundred let tiering settle.
-            AddJob(Job.ShortRun.WithWarmupCount(WarmupIterations).WithInvocationCount(Invocations).WithUnrollFactor(1).WithId("short"));
-            AddColumn(StatisticColumn.Min);
-        }
-    }
-
-    private sealed class NoIommu : IIommuPtDriver
-    {
-        public void FlushIotlb(ulong iova, ulong last)
-        {
-        }
-
-        public void ChangeTop(ulong topPa, int topLevel)
-        {
-        }
-    }
 
     [GlobalSetup]
     public void GlobalSetup()
@@ -67,10 +44,9 @@ public class IommuPtBenchmarks
         var memory = new PhysicalMemory();
         _memory = memory;
         var allocator = new FrameAllocator(memory, 0x100_0000_0000, 128UL << 20);
-        var err = IommuPageTable<AmdV1Format>.Init(new PtConfig { TopLevel = 2, DynamicTop = true }, memory, allocator, new NoIommu(), out var table);
-        if (err != Errno.Ok || !allocator.TryAlloc(out _floorTable))
-            throw new InvalidOperationException($"setup failed: {err}");
-        _table = table!;
+        _table = TTable.Create(memory, allocator);
+        if (!allocator.TryAlloc(out _floorTable))
+            throw new InvalidOperationException("setup failed: no frame for the floor");
     }
 
     // Region i of the current benchmark starts here: far apart, so that regions share no leaf.
@@ -85,11 +61,11 @@ public class IommuPtBenchmarks
         {
             ulong va = Region(i);
             // Region by region, so that partly covered tables stay for the next iteration.
-            _table.UnmapPages(va, pageSize * count, _gather, out _);
+            _table.Unmap(va, pageSize * count);
             if (mapped)
-                _table.MapPages(va, Oa + va, pageSize, count, Prot, out _);
+                _table.Map(va, Oa + va, pageSize, count);
         }
-        _table.IotlbSync(_gather);
+        _table.Sync();
     }
 
     [IterationSetup(Targets = [nameof(Map_1x4K)])]
@@ -117,7 +93,7 @@ public class IommuPtBenchmarks
     public void MappedFor256x1G() => Prepare(G1, 256, mapped: true);
 
     [IterationCleanup]
-    public void Flush() => _table.IotlbSync(_gather);
+    public void Flush() => _table.Sync();
 
     [Benchmark, BenchmarkCategory("1")]
     public void Floor_1() => _memory.WriteU64(_floorTable + ((_next++ & 511) * 8), Oa | 0x6000_0000_0000_0001);
@@ -134,15 +110,11 @@ public class IommuPtBenchmarks
     public Errno Map_1x4K()
     {
         ulong va = Region(_next++);
-        return _table.MapPages(va, Oa + va, K4, 1, Prot, out _);
+        return _table.Map(va, Oa + va, K4, 1);
     }
 
     [Benchmark, BenchmarkCategory("1")]
-    public ulong Unmap_1x4K()
-    {
-        _table.UnmapPages(Region(_next++), K4, _gather, out ulong unmapped);
-        return unmapped;
-    }
+    public ulong Unmap_1x4K() => _table.Unmap(Region(_next++), K4);
 
     [Benchmark, BenchmarkCategory("256")]
     public Errno Map_256x4K() => MapRegion();
@@ -177,14 +149,10 @@ public class IommuPtBenchmarks
     private Errno MapRegion()
     {
         ulong va = Region(_next++);
-        return _table.MapPages(va, Oa + va, _pageSize, _count, Prot, out _);
+        return _table.Map(va, Oa + va, _pageSize, _count);
     }
 
-    private ulong UnmapRegion()
-    {
-        _table.UnmapPages(Region(_next++), _pageSize * _count, _gather, out ulong unmapped);
-        return unmapped;
-    }
+    private ulong UnmapRegion() => _table.Unmap(Region(_next++), _pageSize * _count);
 
     // The old way: one call, so one walk from the top, per PTE.
     private Errno RewalkMap()
@@ -193,7 +161,7 @@ public class IommuPtBenchmarks
         var result = Errno.Ok;
         for (ulong i = 0; i < _count; i++)
         {
-            var err = _table.MapPages(va + (i * _pageSize), Oa + va + (i * _pageSize), _pageSize, 1, Prot, out _);
+            var err = _table.Map(va + (i * _pageSize), Oa + va + (i * _pageSize), _pageSize, 1);
             if (err != Errno.Ok)
                 result = err;
         }
@@ -205,10 +173,7 @@ public class IommuPtBenchmarks
         ulong va = Region(_next++);
         ulong total = 0;
         for (ulong i = 0; i < _count; i++)
-        {
-            _table.UnmapPages(va + (i * _pageSize), _pageSize, _gather, out ulong unmapped);
-            total += unmapped;
-        }
+            total += _table.Unmap(va + (i * _pageSize), _pageSize);
         return total;
     }
 }

@@ -37,17 +37,36 @@ public sealed partial class IommuPageTable<TFormat>
                 return err;
         }
 
+        ulong attrs = TFormat.AttrsFromProt(prot);
+        // One leaf of one item under tables that exist, the common single-page map: no run, no table to install.
+        if (length == 1UL << leafLg2 && leafLg2 == PtGeometry.ItemLg2(leafLevel))
+        {
+            var state = new PtState<TFormat>(_memory, TableOf(top), LevelOf(top), iova, last);
+            if (PtWalk<TFormat>.DescendTo(ref state, leafLevel) && state.Type == PtEntryType.Empty)
+            {
+                _memory.WriteU64(state.ItemPa, TFormat.MakeLeaf(paddr, leafLg2, leafLevel, attrs));
+                mapped = length;
+                return Errno.Ok;
+            }
+        }
+
+        return MapRange(top, iova, last, paddr, attrs, leafLg2, out mapped);
+    }
+
+    // The walk of every other map, apart so that the single-page map above keeps a small frame.
+    private Errno MapRange(ulong top, ulong iova, ulong last, ulong paddr, ulong attrs, int leafLg2, out ulong mapped)
+    {
         var op = new MapOp
         {
             Table = this,
             Oa = paddr,
-            Attrs = TFormat.AttrsFromProt(prot),
+            Attrs = attrs,
             LeafLg2 = leafLg2,
-            LeafLevel = leafLevel,
+            LeafLevel = PtGeometry.LevelOfSize(leafLg2),
         };
         PtWalk<TFormat>.Range(ref op, _memory, TableOf(top), LevelOf(top), iova, last);
         if (op.Error == Errno.ENOMEM)
-            Log.MapNoMemory(_logger, iova, length);
+            Log.MapNoMemory(_logger, iova, last - iova + 1);
 
         // Empty tables replaced by large leaves may be cached as walks: flush before freeing.
         if (op.Gather is { IsEmpty: false })
@@ -58,9 +77,6 @@ public sealed partial class IommuPageTable<TFormat>
 
     private struct MapOp : IPtLevelOp<TFormat>
     {
-        // Items read at once; a multiple of every entry a leaf table run can hold (at most half a table).
-        private const int BurstItems = PtGeometry.ItemsPerTable / 2;
-
         public IommuPageTable<TFormat> Table;
         public ulong Oa;
         public ulong Attrs;
@@ -130,29 +146,30 @@ public sealed partial class IommuPageTable<TFormat>
             ulong leaf = TFormat.MakeLeaf(oa, leafLg2, level, Attrs);
             // Leaves are linear in the output address: the next one is one addition away.
             ulong leafStep = TFormat.MakeLeaf(size, leafLg2, level, 0) - TFormat.MakeLeaf(0, leafLg2, level, 0);
-            var memory = state.Memory;
             var err = Errno.Ok;
             // The items are read in bursts, which hold whole entries: a range only starts on an entry.
-            Span<ulong> burst = stackalloc ulong[Math.Min(BurstItems, end - index + 1)];
+            var burst = default(PtBurst);
             while (index <= end && err == Errno.Ok)
             {
-                var items = burst[..Math.Min(burst.Length, end - index + 1)];
+                Span<ulong> items = burst[..Math.Min(PtBurst.Length, end - index + 1)];
                 // A run of one item is loaded already.
                 if (end == state.Index)
                     items[0] = state.Item;
                 else
                     state.ReadItems(index, items);
-                for (int first = 0; first < items.Length; first += step)
+                // Into empty items, the common case, the leaves are only stores.
+                int first = state.StoreWhileEmpty(index, items, step, leaf, leafStep);
+                leaf += (ulong)(first / step) * leafStep;
+                oa += (ulong)(first / step) << leafLg2;
+                for (; first < items.Length; first += step)
                 {
-                    ulong entryPa = state.PaOf(index + first);
                     if (!AllEmpty(items.Slice(first, step), level))
                     {
-                        err = ClearForLeaf(ref state, entryPa, step, va + (oa - firstOa));
+                        err = ClearForLeaf(ref state, state.PaOf(index + first), step, va + (oa - firstOa));
                         if (err != Errno.Ok)
                             break;
                     }
-                    for (int i = 0; i < step; i++)
-                        memory.WriteU64(entryPa + ((ulong)i * PtGeometry.ItemBytes), leaf);
+                    state.Store(index + first, step, leaf);
                     leaf += leafStep;
                     oa += size;
                 }

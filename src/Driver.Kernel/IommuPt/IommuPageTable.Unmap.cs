@@ -36,9 +36,6 @@ public sealed partial class IommuPageTable<TFormat>
 
     private struct UnmapOp : IPtLevelOp<TFormat>
     {
-        // Items read at once.
-        private const int BurstItems = PtGeometry.ItemsPerTable / 2;
-
         public ulong Unmapped;
         public List<ulong>? Freed;
         public Errno Error;
@@ -83,7 +80,10 @@ public sealed partial class IommuPageTable<TFormat>
         private int ClearMoreLeaves(ref PtState<TFormat> state, int index)
         {
             int end = state.EndIndex;
-            Span<ulong> burst = stackalloc ulong[Math.Min(BurstItems, end - index + 1)];
+            int level = state.Level;
+            int itemLg2 = state.ItemLg2;
+            ulong unmapped = 0;
+            var burst = default(PtBurst);
             int burstFirst = index;
             int burstCount = 0;
             while (index <= end)
@@ -91,14 +91,22 @@ public sealed partial class IommuPageTable<TFormat>
                 if (index - burstFirst >= burstCount)
                 {
                     burstFirst = index;
-                    burstCount = Math.Min(burst.Length, end - index + 1);
+                    burstCount = Math.Min(PtBurst.Length, end - index + 1);
                     state.ReadItems(index, burst[..burstCount]);
                 }
-                ulong item = burst[index - burstFirst];
-                if (TFormat.Classify(item, state.Level) != PtEntryType.Leaf)
-                    break;
-                index = ClearEntry(ref state, index, item);
+                // Leaves of one item, the common case: one store each.
+                int cleared = state.ClearWhileOneItemLeaves(index, burst[(index - burstFirst)..burstCount]);
+                index += cleared;
+                unmapped += (ulong)cleared << itemLg2;
+                if (index - burstFirst < burstCount)
+                {
+                    ulong item = burst[index - burstFirst];
+                    if (TFormat.Classify(item, level) != PtEntryType.Leaf)
+                        break;
+                    index = ClearEntry(ref state, index, item);
+                }
             }
+            Unmapped += unmapped;
             return index;
         }
 
@@ -107,9 +115,7 @@ public sealed partial class IommuPageTable<TFormat>
         {
             int sizeLg2 = TFormat.LeafSizeLg2(item, state.Level);
             int count = 1 << (sizeLg2 - state.ItemLg2);
-            ulong pa = state.PaOf(index);
-            for (int i = 0; i < count; i++)
-                state.Memory.WriteU64(pa + ((ulong)i * PtGeometry.ItemBytes), 0);
+            state.Store(index, count, 0);
             Unmapped += 1UL << sizeLg2;
             return index + count;
         }

@@ -150,11 +150,72 @@ internal ref struct PtState<TFormat>
     /// <summary>Moves on past the whole leaf entry the current item belongs to.</summary>
     public void SkipEntry() => NextIndex = EntryIndex + EntryItems;
 
-    /// <summary>Stores <paramref name="value"/> into <paramref name="count"/> items from <paramref name="index"/>.</summary>
+    /// <summary>Stores <paramref name="value"/> into <paramref name="count"/> items from <paramref name="index"/>; on its own for the reason below.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public readonly void Store(int index, int count, ulong value)
     {
+        var memory = Memory;
+        ulong pa = PaOf(index);
         for (int i = 0; i < count; i++)
-            Memory.WriteU64(PaOf(index + i), value);
+        {
+            memory.WriteU64(pa, value);
+            pa += PtGeometry.ItemBytes;
+        }
+    }
+
+    /// <summary>
+    /// Stores leaf entries of <paramref name="entryItems"/> items each from <paramref name="index"/> on,
+    /// <paramref name="leaf"/> first and each next entry <paramref name="leafStep"/> more, while the items
+    /// of the entry (as read into <paramref name="items"/>, which holds whole entries) are all empty;
+    /// returns how many items it stored. Compiled on its own so that its own profile, which sees only
+    /// this loop, lets tiering inline the stores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public readonly int StoreWhileEmpty(int index, ReadOnlySpan<ulong> items, int entryItems, ulong leaf, ulong leafStep)
+    {
+        var memory = Memory;
+        int level = Level;
+        ulong pa = PaOf(index);
+        int stored = 0;
+        while (stored < items.Length)
+        {
+            foreach (ulong item in items.Slice(stored, entryItems))
+            {
+                if (TFormat.Classify(item, level) != PtEntryType.Empty)
+                    return stored;
+            }
+            for (int i = 0; i < entryItems; i++)
+            {
+                memory.WriteU64(pa, leaf);
+                pa += PtGeometry.ItemBytes;
+            }
+            leaf += leafStep;
+            stored += entryItems;
+        }
+        return stored;
+    }
+
+    /// <summary>
+    /// Clears the items from <paramref name="index"/> on while they (as read into <paramref name="items"/>)
+    /// are leaves of one item each; returns how many it cleared. On its own for the reason above.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public readonly int ClearWhileOneItemLeaves(int index, ReadOnlySpan<ulong> items)
+    {
+        var memory = Memory;
+        int level = Level;
+        int itemLg2 = ItemLg2;
+        ulong pa = PaOf(index);
+        int cleared = 0;
+        for (; cleared < items.Length; cleared++)
+        {
+            ulong item = items[cleared];
+            if (TFormat.Classify(item, level) != PtEntryType.Leaf || TFormat.LeafSizeLg2(item, level) != itemLg2)
+                break;
+            memory.WriteU64(pa, 0);
+            pa += PtGeometry.ItemBytes;
+        }
+        return cleared;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Driver.Hw.Interfaces;
 
 namespace Driver.Kernel.IommuPt;
@@ -31,6 +32,26 @@ internal static class PtWalk<TFormat>
         int lg2 = PtGeometry.TableLg2(level);
         ulong last = lg2 >= 64 ? ulong.MaxValue : va + ((1UL << lg2) - 1);
         return Range(ref op, memory, tablePa, level, va, last);
+    }
+
+    /// <summary>
+    /// Goes down in place along the state's address through tables that exist,
+    /// to <paramref name="level"/>, and loads the item there: the descent of a
+    /// one-item operation without the per-item machinery (Linux's single-page
+    /// map). False, with the state at the item, when an item above is not a table.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool DescendTo(ref PtState<TFormat> state, int level)
+    {
+        while (true)
+        {
+            state.Load();
+            if (state.Level == level)
+                return true;
+            if (state.Type != PtEntryType.Table)
+                return false;
+            state.EnterChild();
+        }
     }
 
     private static bool Walk<TOp>(ref TOp op, ref PtState<TFormat> state)

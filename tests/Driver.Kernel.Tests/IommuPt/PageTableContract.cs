@@ -175,6 +175,117 @@ public abstract class PageTableContract<TFormat>
     }
 
     [Fact]
+    public void Unmap_RunsOfOnePageLeavesLongerThanABurst_ClearEveryItemAndStopAtAHole()
+    {
+        var f = NewFixture();
+        ulong va = 4 * M2;
+        // An output address aligned to 4 KiB only: 512 leaves of one item in one table.
+        f.Table.MapPages(va, Oa + K4, K4, 512, IommuProt.Read, out ulong mapped).ShouldBe(Errno.Ok);
+        mapped.ShouldBe(M2);
+        f.CountBySize().ShouldBe(new Dictionary<int, int> { [12] = 512 });
+
+        var gather = new IotlbGather();
+        // A hole at item 300, in the second burst after the first item.
+        f.Table.UnmapPages(va + (300 * K4), K4, gather, out ulong unmapped).ShouldBe(Errno.Ok);
+        unmapped.ShouldBe(K4);
+        f.Table.UnmapPages(va + K4, M2 - K4, gather, out unmapped).ShouldBe(Errno.ENOENT);
+        unmapped.ShouldBe(299 * K4);
+        f.Table.IovaToPhys(va).ShouldBe(Oa + K4);
+        f.Table.IovaToPhys(va + (299 * K4)).ShouldBe(0UL);
+        f.Table.IovaToPhys(va + (301 * K4)).ShouldBe(Oa + (302 * K4));
+
+        f.Table.UnmapPages(va + (301 * K4), M2 - (301 * K4), gather, out unmapped).ShouldBe(Errno.Ok);
+        unmapped.ShouldBe(M2 - (301 * K4));
+        gather.FreeList.ShouldBeEmpty();
+        f.Table.IotlbSync(gather);
+        f.CountBySize().ShouldBe(new Dictionary<int, int> { [12] = 1 });
+        f.Table.IovaToPhys(va + M2 - K4).ShouldBe(0UL);
+        f.DeinitAndCheckNoLeak();
+    }
+
+    [Fact]
+    public void Unmap_OnePageLeavesAroundALargerEntryInOneTable_RemovesThemAll()
+    {
+        var f = NewFixture();
+        // The largest entry below 2 MiB that a leaf table holds, or 4 KiB where the format has none.
+        int bigLg2 = Sizes(f.Table.PageSizeBitmap, 20).Max();
+        ulong big = 1UL << bigLg2;
+        ulong va = 4 * M2;
+        f.Table.MapPages(va, Oa + K4, K4, big / K4, IommuProt.Read, out _).ShouldBe(Errno.Ok);
+        f.Map(va + big, Oa + big, big);
+        f.Table.MapPages(va + (2 * big), Oa + K4, K4, 3, IommuProt.Read, out _).ShouldBe(Errno.Ok);
+
+        var gather = new IotlbGather();
+        f.Table.UnmapPages(va, (2 * big) + (3 * K4), gather, out ulong unmapped).ShouldBe(Errno.Ok);
+        unmapped.ShouldBe((2 * big) + (3 * K4));
+        f.Table.IotlbSync(gather);
+        f.Table.Dump().ShouldBeEmpty();
+        f.DeinitAndCheckNoLeak();
+    }
+
+    [Fact]
+    public void Unmap_FromInsideATableOnIntoALargeLeafAfterIt()
+    {
+        var f = NewFixture();
+        f.Map(M2 - (4 * K4), Oa, 4 * K4);
+        f.Map(M2, Oa + M2, M2);
+        var gather = new IotlbGather();
+        f.Table.UnmapPages(M2 - (4 * K4), M2 + (4 * K4), gather, out ulong unmapped).ShouldBe(Errno.Ok);
+        unmapped.ShouldBe(M2 + (4 * K4));
+        f.Table.IovaToPhys(M2).ShouldBe(0UL);
+        f.Table.IovaToPhys(M2 - K4).ShouldBe(0UL);
+        f.Table.IotlbSync(gather);
+        f.Table.Dump().ShouldBeEmpty();
+        f.DeinitAndCheckNoLeak();
+    }
+
+    [Fact]
+    public void MapPages_OnePageOverAPageOrALargePage_IsEaddrinuseAndKeepsIt()
+    {
+        var f = NewFixture();
+        f.Map(0, Oa, K4);
+        f.Table.MapPages(0, Oa + M2, K4, 1, IommuProt.Read, out ulong mapped).ShouldBe(Errno.EADDRINUSE);
+        mapped.ShouldBe(0UL);
+        f.Table.IovaToPhys(0).ShouldBe(Oa);
+
+        f.Map(G1, Oa + G1, M2);
+        f.Table.MapPages(G1 + K4, Oa, K4, 1, IommuProt.Read, out mapped).ShouldBe(Errno.EADDRINUSE);
+        mapped.ShouldBe(0UL);
+        f.Table.IovaToPhys(G1 + K4).ShouldBe(Oa + G1 + K4);
+        f.CountBySize().ShouldBe(new Dictionary<int, int> { [12] = 1, [21] = 1 });
+        f.Unmap(0, K4);
+        f.Unmap(G1, M2);
+        f.DeinitAndCheckNoLeak();
+    }
+
+    [Fact]
+    public void MapPages_RunsIntoAMappedPage_StopsAtTheEntryThatHoldsIt()
+    {
+        // Leaves of one item past a burst, and every larger size a leaf table holds.
+        var f = NewFixture();
+        foreach (int lg2 in Sizes(f.Table.PageSizeBitmap, 21))
+        {
+            ulong size = 1UL << lg2;
+            // An odd count, so that the call uses this size and no larger one.
+            ulong count = lg2 == 12 ? 401UL : 7UL;
+            ulong va = 8 * G1;
+            ulong busy = lg2 == 12 ? 300UL : 2UL;
+            f.Map(va + (busy * size) + (size - K4), Oa, K4);
+            f.Table.MapPages(va, Oa, size, count, IommuProt.Read, out ulong mapped).ShouldBe(Errno.EADDRINUSE, $"size 2^{lg2}");
+            mapped.ShouldBe(busy * size, $"size 2^{lg2}");
+            f.Table.IovaToPhys(va + mapped - K4).ShouldBe(Oa + mapped - K4);
+            // The entry that holds the mapped page stays as it was: empty but for that page.
+            if (size > K4)
+                f.Table.IovaToPhys(va + mapped).ShouldBe(0UL);
+            f.Table.IovaToPhys(va + (busy * size) + (size - K4)).ShouldBe(Oa);
+            f.Unmap(va, busy * size).ShouldBe(busy * size);
+            f.Unmap(va + (busy * size) + (size - K4), K4).ShouldBe(K4);
+            f.Table.Dump().ShouldBeEmpty($"size 2^{lg2}");
+        }
+        f.DeinitAndCheckNoLeak();
+    }
+
+    [Fact]
     public void Unmap_FreesCoveredTablesOnlyAfterTheFlush()
     {
         var f = NewFixture();

@@ -1,0 +1,20 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+
+namespace Driver.Benchmarks;
+
+/// <summary>The job of <see cref="IommuPtBenchmarks{TTable}"/>.</summary>
+internal sealed class IommuPtBenchmarkConfig : ManualConfig
+{
+    private const int WarmupIterations = 100;
+
+    public IommuPtBenchmarkConfig()
+    {
+        // Far more warmup than ShortRun: an iteration lasts a few milliseconds, and with a dozen
+        // warmups the walk was still Tier-0 code when measured. A hundred let tiering settle.
+        AddJob(Job.ShortRun.WithWarmupCount(WarmupIterations).WithInvocationCount(IommuPtBenchmarks<Now>.Invocations)
+            .WithUnrollFactor(1).WithId("short"));
+        AddColumn(StatisticColumn.Min);
+    }
+}
