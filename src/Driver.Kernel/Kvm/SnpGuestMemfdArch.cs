@@ -46,7 +46,7 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
     /// Raised with the head frame before every PSMASH this guest's memory undergoes, so a user that maps the
     /// run at 2M elsewhere (the IOMMU) can cut its mapping to 4K first.
     /// </summary>
-    public event Action<ulong>? Smashing;
+    public event Action<SnpSmash>? Smashing;
 
     /// <summary>The RMP entry of <paramref name="pfn"/> as KVM set it: 9 for a 2M guest entry, 0 for a 4K one, -1 when hypervisor-owned.</summary>
     public int RmpOrder(ulong pfn)
@@ -88,7 +88,10 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
                 ulong headGpa = (gfn & ~(ulong)(PagesPer2M - 1)) << Page.Shift;
                 Errno huge = _rmp.RmpMakePrivate(Head(pfn) << Page.Shift, headGpa, RmpPageLevel.Level2M, Asid);
                 if (huge != Errno.Ok)
+                {
+                    Forget(pfn, block);
                     return Failed(huge, "prepare at 2M", Head(pfn));
+                }
                 block.SetRun(whole: true);
                 mappableOrder = HugeOrder;
                 Log.Prepared(_logger, gfn & ~(ulong)(PagesPer2M - 1), Head(pfn), HugeOrder);
@@ -114,7 +117,7 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
         {
             if (!_blocks.TryGetValue(Head(firstPfn), out SnpRmpBlock? block) || !block.Whole)
                 return Errno.Ok;
-            Errno e = SmashLocked(block, Head(firstPfn));
+            Errno e = SmashLocked(block, new SnpSmash(Head(firstPfn), file, firstIndex));
             if (e == Errno.Ok)
                 block.SmashedBySplit = true;
             return e;
@@ -230,7 +233,7 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
             }
             else if (block.Whole)
             {
-                result = SmashLocked(block, Head(firstPfn));
+                result = SmashLocked(block, new SnpSmash(Head(firstPfn), null, 0));
             }
             if (result == Errno.Ok && !block.Whole)
             {
@@ -262,24 +265,24 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
     /// sev_handle_rmp_fault: the guest touched a 4K page inside a 2M RMP entry at a 4K size (PVALIDATE,
     /// or a 4K nested mapping): PSMASH the entry. Ok when the run is already 4K.
     /// </summary>
-    public Errno HandleRmpFault(ulong pfn)
+    public Errno HandleRmpFault(GuestMemfd? file, ulong index, ulong pfn)
     {
         lock (_lock)
         {
             if (!_blocks.TryGetValue(Head(pfn), out SnpRmpBlock? block) || !block.Whole)
                 return Errno.Ok;
-            return SmashLocked(block, Head(pfn));
+            return SmashLocked(block, new SnpSmash(Head(pfn), file, index - (ulong)Offset(pfn)));
         }
     }
 
-    private Errno SmashLocked(SnpRmpBlock block, ulong head)
+    private Errno SmashLocked(SnpRmpBlock block, SnpSmash smash)
     {
-        Smashing?.Invoke(head);
-        Errno e = _rmp.Psmash(head << Page.Shift);
+        Smashing?.Invoke(smash);
+        Errno e = _rmp.Psmash(smash.HeadPfn << Page.Shift);
         if (e != Errno.Ok)
-            return Failed(e, "PSMASH", head);
+            return Failed(e, "PSMASH", smash.HeadPfn);
         block.SetRun(whole: false);
-        Log.Smashed(_logger, head);
+        Log.Smashed(_logger, smash.HeadPfn);
         return Errno.Ok;
     }
 

@@ -24,7 +24,8 @@ internal sealed class SnpRig
     public const ulong GuestZone = 0x8_0000_0000;
     public const ulong GuestBase = 0x4000_0000;
 
-    public SnpRig(ulong fileSize = 4 * M2, ulong zoneBytes = 32UL << 20, bool huge = true, bool bind = true)
+    public SnpRig(ulong fileSize = 4 * M2, ulong zoneBytes = 32UL << 20, bool huge = true, bool bind = true, Func<ISnpRmpHelpers, ISnpRmpHelpers>? rmp = null,
+        bool launch = true)
     {
         Psp = new PspRig();
         Psp.Up();
@@ -32,9 +33,26 @@ internal sealed class SnpRig
         FailNth = new FailNth(Logs);
         Pages = new PageCounts(Frames, FailNth, Logs);
         Fds = new FdTable();
+        Asids = new SevAsidPool(4);
         Helpers = new SevRmpHelpers(Psp.Sev, Psp.Machine.Cpu);
-        Vm = new KvmVm(Pages, Psp.Machine.KernelMemory, Fds, new GuestMemfdOptions { HugePages = huge, LoggerFactory = Logs, SupportsInitShared = false },
-            vm => new SnpGuestMemfdArch(Helpers, Asid, vm, Logs));
+        var config = new KvmSnpConfig
+        {
+            Pages = Pages,
+            Memory = Psp.Machine.KernelMemory,
+            Fds = Fds,
+            TableFrames = Psp.Allocator,
+            Sev = Psp.Sev,
+            Cpu = Psp.Machine.Cpu,
+            Asids = Asids,
+            HugePages = huge,
+            Rmp = rmp?.Invoke(Helpers) ?? Helpers,
+            LoggerFactory = Logs,
+        };
+        KvmVm.CreateSnp(config, out KvmVm? vm).ShouldBe(Errno.Ok);
+        Vm = vm!;
+        Vm.Sev!.Asid.ShouldBe(Asid);
+        if (launch)
+            Vm.SnpLaunchStart(out _).ShouldBe(Errno.Ok);
         var create = new byte[KvmCreateGuestMemfd.Bytes];
         default(KvmCreateGuestMemfd).WithSize(fileSize).CopyTo(create);
         Vm.CreateGuestMemfd(create, out int fd).ShouldBe(Errno.Ok);
@@ -43,6 +61,34 @@ internal sealed class SnpRig
         File = file!;
         if (bind)
             Vm.SetUserMemoryRegion2(0, GuestBase, fileSize, fd, 0).ShouldBe(Errno.Ok);
+        Vm.CreateVcpu(Machine.GuestCpu(Asid), out KvmVcpu? vcpu).ShouldBe(Errno.Ok);
+        Vcpu = vcpu!;
+    }
+
+    public SevAsidPool Asids { get; }
+
+    public KvmVcpu Vcpu { get; }
+
+    public KvmStage2 Stage2 => Vm.Stage2!;
+
+    /// <summary>The stage-2 view of every page of the file's slot: "-" or order:private.</summary>
+    public string Npt()
+    {
+        var parts = new List<string>();
+        for (ulong i = 0; i < File.Size / K4; i++)
+            parts.Add(Stage2.TryLookup(Gfn(i * K4), out ulong pfn, out int order, out bool p) ? $"{order}:{(p ? "p" : "s")}:{pfn:x}" : "-");
+        return string.Join(",", parts);
+    }
+
+    /// <summary>Everything a failed conversion must leave as it was: shareability, folios and references, the RMP, stage 2.</summary>
+    public string Everything() => $"{GmemState()}|{Rmp()}|{Npt()}";
+
+    public string GmemState()
+    {
+        var folios = string.Join(",", Enumerable.Range(0, (int)(File.Size / K4)).Select(i =>
+            File.TryFindPage((ulong)i, out ulong pfn) ? $"{File.FolioOrderAt((ulong)i)}:{pfn:x}:{Pages.RefCount(pfn)}" : "-"));
+        var ranges = string.Join(",", File.Shareability.Ranges.Select(r => $"{r.Start}-{r.End}:{(r.Shared ? "s" : "p")}"));
+        return $"{ranges}|{folios}|{Frames.FramesInUse}";
     }
 
     public PspRig Psp { get; }
@@ -67,7 +113,7 @@ internal sealed class SnpRig
 
     public GuestMemfd File { get; }
 
-    public SnpGuestMemfdArch Arch => (SnpGuestMemfdArch)Vm.Arch!;
+    public SnpGuestMemfdArch Arch => Vm.Sev!.Arch;
 
     public static ulong Gfn(ulong offset) => (GuestBase + offset) >> 12;
 
