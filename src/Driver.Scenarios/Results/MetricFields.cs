@@ -13,7 +13,7 @@ public static class MetricFields
         MetricField.Integer("dma_stalled", "DMA stalled", MetricUnit.Count, true, m => m.DmaStalled, (m, v) => m with { DmaStalled = v }),
         MetricField.Integer("stall_p50_ns", "stall p50", MetricUnit.Nanoseconds, false, m => m.StallP50Ns, (m, v) => m with { StallP50Ns = v }),
         MetricField.Integer("stall_p99_ns", "stall p99", MetricUnit.Nanoseconds, true, m => m.StallP99Ns, (m, v) => m with { StallP99Ns = v }),
-        MetricField.Integer("stall_max_ns", "stall max", MetricUnit.Nanoseconds, true, m => m.StallMaxNs, (m, v) => m with { StallMaxNs = v }),
+        MetricField.Integer("stall_max_ns", "stall max", MetricUnit.Nanoseconds, false, m => m.StallMaxNs, (m, v) => m with { StallMaxNs = v }),
         MetricField.Integer("security_violations", "violations", MetricUnit.Count, true, m => m.SecurityViolations, (m, v) => m with { SecurityViolations = v }),
         MetricField.Integer("conversions", "conversions", MetricUnit.Count, false, m => m.Conversions, (m, v) => m with { Conversions = v }),
         MetricField.Integer("conversion_p50_ns", "conv p50", MetricUnit.Nanoseconds, true, m => m.ConversionP50Ns, (m, v) => m with { ConversionP50Ns = v }),
