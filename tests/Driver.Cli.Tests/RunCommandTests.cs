@@ -28,8 +28,9 @@ public sealed class RunCommandTests
 
         output.ShouldContain("AmdToday");
         output.ShouldContain("DeriveSmallest");
-        output.ShouldContain("stall p99 (us)");
-        output.ShouldContain("one seed per cell");
+        output.ShouldContain("stall p99");
+        output.ShouldContain("one seed per cell; times in simulated us");
+        output.ShouldNotContain("min..max");
         output.ShouldMatch(@"host time \d+\.\d\d s for 10 runs on 2 threads \(not in any file\)");
         output.ShouldNotContain("SECURITY VIOLATION");
     }
@@ -42,8 +43,9 @@ public sealed class RunCommandTests
         (int code, string output, _) = run.Run("run", "--strategy", "sequenced", "--rule", "amd-today", "--seeds", "5", "--jobs", "1");
         code.ShouldBe(0);
         engine.Runs.ShouldBe(5);
-        output.ShouldContain("median over 5 seeds per cell, min..max beneath");
-        output.ShouldMatch(@"\d\.\.\d");
+        output.ShouldContain("median over 5 seeds per cell (violations: total); times in simulated us");
+        output.ShouldContain("min..max over the 5 seeds");
+        output.ShouldMatch(@"│ sequenced │ AmdToday │ +\d+\.\.\d+ │");
         output.ShouldNotContain("DeriveSmallest");
         output.ShouldNotContain("fw-smash");
     }
@@ -136,6 +138,20 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public void Many_findings_show_the_first_twenty_and_the_json_has_every_one()
+    {
+        using var run = new RunHarness(new FakeScenarioEngine((_, _) => true));
+        (int code, string output, _) = run.Run(new TestConsole().Width(80), "run", "--seeds", "3", "--json", run.File("s.json"));
+        code.ShouldBe(DriverCommand.ViolationFound);
+        output.Split('\n').Count(l => l.StartsWith("  replay: driver run --strategy ", StringComparison.Ordinal)).ShouldBe(20);
+        output.ShouldContain("... and 10 more; --json lists every one with its replay command");
+        output.ShouldContain("30 security violations found");
+        using JsonDocument summary = JsonDocument.Parse(File.ReadAllBytes(run.File("s.json")));
+        summary.RootElement.GetProperty("cells").EnumerateArray().Sum(c => c.GetProperty("findings").GetArrayLength()).ShouldBe(30);
+        summary.RootElement.GetProperty("cells")[0].GetProperty("metrics").GetProperty("security_violations").GetProperty("total").GetDouble().ShouldBe(3);
+    }
+
+    [Fact]
     public void Redirected_output_gets_plain_progress_lines_one_per_tenth()
     {
         using var run = new RunHarness();
@@ -163,13 +179,14 @@ public sealed class RunCommandTests
     }
 
     [Fact]
-    public void The_table_of_a_sweep_fits_a_120_column_terminal_without_breaking_names()
+    public void The_tables_of_a_sweep_fit_a_140_column_terminal_without_cutting_anything()
     {
         using var run = new RunHarness();
-        (int code, string output, _) = run.Run(new TestConsole().Width(120), "run", "--seeds", "3", "--guest-size", "1T", "--duration", "50ms");
+        (int code, string output, _) = run.Run(new TestConsole().Width(140), "run", "--seeds", "3", "--guest-size", "1T", "--duration", "50ms");
         code.ShouldBe(0);
         string[] table = [.. output.Split('\n').Where(l => l.StartsWith('│') || l.StartsWith('╭'))];
-        table.ShouldAllBe(l => l.Length <= 120);
+        table.ShouldAllBe(l => l.Length <= 140);
+        output.ShouldNotContain("…");
         foreach (string strategy in StrategyNames.All)
             table.ShouldContain(l => l.StartsWith("│ " + strategy + " ", StringComparison.Ordinal));
         table.ShouldContain(l => l.Contains("│ DeriveSmallest │", StringComparison.Ordinal));

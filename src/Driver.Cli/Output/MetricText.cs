@@ -11,11 +11,14 @@ internal static class MetricText
     /// <param name="compact">Large counts as 39.6k or 1.25M, so that the terminal table fits a terminal.</param>
     public static string Value(MetricField field, double value, bool compact = false) => field.Unit switch
     {
-        MetricUnit.Nanoseconds => Compact(value / 1000, compact, "#,0.##"),
+        MetricUnit.Nanoseconds => Compact(value / 1000, compact, compact ? Significant(value / 1000) : "#,0.###"),
         MetricUnit.Ratio => (value * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%",
         MetricUnit.GigabytesPerSecond => value.ToString("0.00", CultureInfo.InvariantCulture),
         _ => Compact(value, compact, "#,0.#"),
     };
+
+    /// <summary>Three significant digits for small times, whole microseconds from 100 up.</summary>
+    private static string Significant(double us) => Math.Abs(us) >= 100 ? "#,0" : Math.Abs(us) >= 10 ? "0.#" : "0.##";
 
     private static string Compact(double value, bool compact, string format)
     {

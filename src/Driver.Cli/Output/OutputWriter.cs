@@ -9,20 +9,30 @@ namespace Driver.Cli.Output;
 /// <summary>What `driver run` and `driver merge` both show and write once they hold a result.</summary>
 internal static class OutputWriter
 {
+    /// <summary>Findings printed on the console; a sweep where every seed violates would otherwise bury the table.</summary>
+    private const int MaxFindingsShown = 20;
+
     /// <summary>The table, the line beside it, the findings, then the files; 1 when there is a finding, else 0.</summary>
     public static int Present(IAnsiConsole console, SweepResult result, OutputFiles outputs, string besideTable)
     {
         IReadOnlyList<CellSummary> cells = result.Summarise();
         console.Write(SweepTable.Build(cells, result.Sweep.SeedCount));
+        Table? spread = SweepTable.BuildSpread(cells, result.Sweep.SeedCount);
+        if (spread != null)
+            console.Write(spread);
         console.WriteLine(besideTable + (result.Shard.IsWhole ? string.Empty : "; shard " + result.Shard + " only: merge the shards with `driver merge`"));
         IReadOnlyList<SweepFinding> findings = result.Findings;
-        foreach (SweepFinding finding in findings)
+        foreach (SweepFinding finding in findings.Take(MaxFindingsShown))
         {
             console.MarkupLine("[bold red]SECURITY VIOLATION[/] " + Markup.Escape(finding.Cell + " seed " + finding.Seed + ": " + finding.Finding.Rule + " at 0x"
                 + finding.Finding.Address.ToString("x", System.Globalization.CultureInfo.InvariantCulture) + ", " + finding.Finding.TimeNs + " ns: " + finding.Finding.Detail));
-            console.MarkupLine("  replay: [bold]" + Markup.Escape(CommandLineText.Replay(result.Sweep.Options, finding.Cell, finding.Seed)) + "[/]");
+
+            // Past Spectre, which would fold a long line at the terminal's width and break the copy and paste.
+            console.Profile.Out.Writer.WriteLine("  replay: " + CommandLineText.Replay(result.Sweep.Options, finding.Cell, finding.Seed));
         }
 
+        if (findings.Count > MaxFindingsShown)
+            console.WriteLine("... and " + (findings.Count - MaxFindingsShown) + " more; --json lists every one with its replay command");
         if (findings.Count > 0)
             console.MarkupLine("[bold red]" + findings.Count + (findings.Count == 1 ? " security violation" : " security violations") + " found[/]");
 

@@ -35,6 +35,8 @@ public static class SummaryJson
                 json.WriteNumber("min", cell.Spreads[i].Min);
                 json.WriteNumber("median", cell.Spreads[i].Median);
                 json.WriteNumber("max", cell.Spreads[i].Max);
+                if (MetricFields.All[i].IsInteger)
+                    json.WriteNumber("total", cell.Spreads[i].Total);
                 json.WriteEndObject();
             }
 

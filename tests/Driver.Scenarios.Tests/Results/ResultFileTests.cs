@@ -101,7 +101,7 @@ public sealed class ResultFileTests
         cells.Select(c => c.Cell.ToString()).ShouldBe(["sequenced/AmdToday", "sequenced/DeriveSmallest", "fw-smash/AmdToday", "fw-smash/DeriveSmallest"]);
         MetricField completed = MetricFields.Get("dma_completed");
         double[] values = [.. result.Runs.Take(3).Select(r => (double)r.Metrics.DmaCompleted).Order()];
-        cells[0][completed].ShouldBe(new Spread(values[0], values[1], values[2]));
+        cells[0][completed].ShouldBe(new Spread(values[0], values[1], values[2], values.Sum()));
         cells[0].Findings.Single().Seed.ShouldBe(8UL);
         cells[1].Findings.Single().Cell.Rule.ShouldBe(RmpGranularity.DeriveSmallest);
         cells[2].Findings.ShouldBeEmpty();
@@ -115,11 +115,12 @@ public sealed class ResultFileTests
     }
 
     [Theory]
-    [InlineData(new double[] { 5 }, 5, 5, 5)]
-    [InlineData(new double[] { 3, 1, 2 }, 1, 2, 3)]
-    [InlineData(new double[] { 4, 1, 3, 2 }, 1, 2.5, 4)]
-    public void A_spread_is_min_median_and_max(double[] values, double min, double median, double max) =>
-        Spread.Of(values).ShouldBe(new Spread(min, median, max));
+    [InlineData(new double[] { 5 }, 5, 5, 5, 5)]
+    [InlineData(new double[] { 3, 1, 2 }, 1, 2, 3, 6)]
+    [InlineData(new double[] { 4, 1, 3, 2 }, 1, 2.5, 4, 10)]
+    [InlineData(new double[] { 0, 0, 7, 0, 0 }, 0, 0, 7, 7)]
+    public void A_spread_is_min_median_max_and_total(double[] values, double min, double median, double max, double total) =>
+        Spread.Of(values).ShouldBe(new Spread(min, median, max, total));
 
     [Fact]
     public void The_csv_has_one_row_per_run_with_every_metric()
