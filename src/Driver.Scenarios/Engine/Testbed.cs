@@ -1,0 +1,206 @@
+using Driver.Hw.AmdIommu;
+using Driver.Hw.Kvm;
+using Driver.Kernel;
+using Driver.Kernel.Iommu;
+using Driver.Kernel.Iommu.Amd;
+using Driver.Kernel.IommuPt;
+using Driver.Kernel.Kvm;
+using Driver.Kernel.Mm;
+using Driver.Kernel.Psp;
+using Driver.Platform;
+using Driver.Platform.Iommu;
+using Microsoft.Extensions.Logging;
+
+namespace Driver.Scenarios.Engine;
+
+/// <summary>
+/// One run's system, wired the way a host boots it: a fresh machine seeded with the run's seed and
+/// its monitors on, the AMD IOMMU driver and the IOMMU core on it, the PSP driver with SNP and
+/// SEV-TIO up, one SNP guest (a guest_memfd bound to a memslot, every page private and validated),
+/// the trusted device as a TDI bound to that guest and attached to a paging domain that maps the
+/// guest's memory at IOVA = GPA, and optionally an untrusted device with a domain of its own.
+/// </summary>
+internal sealed class Testbed
+{
+    public const ushort TrustedDeviceId = 0x31;
+    public const ushort UntrustedDeviceId = 0x32;
+    public const ushort GuestAsid = 1;
+    public const ulong GuestGpaBase = 0x4000_0000;
+
+    private const ulong KernelZone = 0x1_0000_0000;
+    private const ulong PspZone = 0x1_8000_0000;
+    private const ulong PspZoneSize = 16UL << 20;
+    private const ulong GuestZone = 0x2_0000_0000;
+    private const ulong RmpMinCovered = 0x10_0000_0000;
+
+    private SevTdi? _tdi;
+    private long _baselineTableFrames;
+
+    public Testbed(ScenarioOptions options, RmpGranularity rule, ulong seed, bool hugeIoPages, ILoggerFactory loggerFactory)
+    {
+        Options = options;
+        Rule = rule;
+        bool hugeFolios = options.FolioSize == GuestLayout.Page2M;
+        Layout = new GuestLayout(GuestGpaBase, options.GuestSize, hugeFolios);
+
+        // Folios are aligned inside a run twice their size; the zone leaves room for that.
+        ulong guestZoneSize = (options.GuestSize * 2) + GuestLayout.Page2M;
+        ulong covered = Math.Max(RmpMinCovered, AlignUp(GuestZone + guestZoneSize, 1UL << 30));
+        Machine = new Machine(new MachineConfig
+        {
+            Seed = seed,
+            ExtraInterleaving = ExtraInterleaving,
+            Monitors = true,
+            RmpCoveredBytes = covered,
+            RmpBase = covered,
+            Iommu = new IommuConfig { RmpRule = rule, Efr2 = new ExtendedFeature2Register(0).WithSevSnpIoSup(true) },
+            LoggerFactory = loggerFactory,
+        });
+
+        // I/O page tables at 4 KiB cost one table page per 2 MiB, plus the directories and the driver's rings.
+        ulong kernelZoneSize = AlignUp((options.GuestSize / 256) + (32UL << 20), GuestLayout.Page2M);
+        KernelFrames = new FrameAllocator(Machine.KernelMemory, KernelZone, kernelZoneSize, loggerFactory);
+        PspFrames = new FrameAllocator(Machine.KernelMemory, PspZone, PspZoneSize, loggerFactory);
+        GuestFrames = new FrameAllocator(Machine.KernelMemory, GuestZone, AlignUp(guestZoneSize, GuestLayout.Page2M), loggerFactory);
+
+        Tap = new Metrics.CommandTap(Machine.Mmio, Machine.Memory, Machine.IommuMmioBase);
+        // No interrupt line: Linux drains the event log in a thread on another CPU, while this machine has
+        // one kernel thread, the one converting; a fault storm would keep its handler looping inside the
+        // very window it measures. The log fills and drops events; the devices count every fault anyway.
+        Amd = new AmdIommuDriver(Tap, Machine.KernelMemory, Machine.Clock, KernelFrames,
+            new AmdIommuConfig { MmioBase = Machine.IommuMmioBase, HugePagesWithSnp = hugeIoPages }, loggerFactory);
+        Cpu = new Metrics.CountingSnpCpu(Machine.Cpu);
+        Sev = new SevDevice(Machine.Mmio, Machine.KernelMemory, Machine.Clock, Cpu, PspFrames, new AmdIommuSnp(Amd),
+            new SevDeviceConfig { MmioBase = Machine.PspMmioBase, Tio = true }, loggerFactory);
+        Core = new IommuCore(Amd, Machine.Clock, new IommuCoreConfig { Strict = true }, loggerFactory);
+        GuestCpu = Machine.GuestCpu(GuestAsid);
+        LoggerFactory = loggerFactory;
+    }
+
+    /// <summary>Probability per kernel hardware access that the seed pulls one device event in early.</summary>
+    public const double ExtraInterleaving = 0.05;
+
+    public ScenarioOptions Options { get; }
+
+    public RmpGranularity Rule { get; }
+
+    public GuestLayout Layout { get; }
+
+    public Machine Machine { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>The AMD driver's frames: device table, rings and every I/O page table.</summary>
+    public FrameAllocator KernelFrames { get; }
+
+    public FrameAllocator PspFrames { get; }
+
+    public FrameAllocator GuestFrames { get; }
+
+    public Metrics.CommandTap Tap { get; }
+
+    public Metrics.CountingSnpCpu Cpu { get; }
+
+    public AmdIommuDriver Amd { get; }
+
+    public IommuCore Core { get; }
+
+    public SevDevice Sev { get; }
+
+    public Driver.Hw.Interfaces.ISnpGuestCpu GuestCpu { get; }
+
+    public SnpGuestContext? Guest { get; private set; }
+
+    public IommuDomain? TrustedDomain { get; private set; }
+
+    public IommuDomain? UntrustedDomain { get; private set; }
+
+    public GuestMemfd? Gmem { get; private set; }
+
+    public KvmVm? Vm { get; private set; }
+
+    /// <summary>The trusted device's iommupt table (the AMD driver's protection domain).</summary>
+    public IommuPageTable<AmdV1Format> TrustedTable => ((AmdProtectionDomain)TrustedDomain!.Ops!).Table;
+
+    /// <summary>I/O page-table pages in use now: the AMD driver's frames beyond what it had before any domain.</summary>
+    public long IoPageTablePages => KernelFrames.FramesInUse - _baselineTableFrames;
+
+    /// <summary>Boots the host side: IOMMU, SNP and TIO, the guest's context and ASID, the TDI, the domains.</summary>
+    public void BootHost()
+    {
+        Check(Amd.Init(), "AMD IOMMU init");
+        _baselineTableFrames = KernelFrames.FramesInUse;
+        Tap.Arm(Amd.CommandQueue.RingPa, Amd.CommandQueue.LengthLg2,
+            Amd.Registers.ReadRingIndex(AmdIommuMmio.CommandBufferTailOffset));
+        // From here every frame the AMD driver takes is a table the monitors watch.
+        KernelFrames.FrameAllocated += Machine.Notify.TableFrameAllocated;
+        KernelFrames.FrameFreed += Machine.Notify.TableFrameFreed;
+
+        Check(Sev.Probe(), "PSP probe");
+        Check(Sev.SnpInit(out _), "SNP_INIT");
+        Check(Sev.TioInit(out _), "TIO_INIT");
+        Check(Sev.SnpGctxCreate(out var guest, out _), "SNP_GCTX_CREATE");
+        Guest = guest;
+        Check(Sev.SnpActivate(guest!, GuestAsid, out _), "SNP_ACTIVATE");
+        Check(Sev.TdiCreate(TrustedDeviceId, out _tdi, out _), "TIO_TDI_CREATE");
+
+        TrustedDomain = PagingDomain(TrustedDeviceId);
+        if (Options.UntrustedDevice)
+            UntrustedDomain = PagingDomain(UntrustedDeviceId);
+    }
+
+    /// <summary>The guest's memory: a guest_memfd with the options' folios, bound at <see cref="GuestGpaBase"/>.</summary>
+    public void CreateGuestMemory(IGuestMemfdArch arch)
+    {
+        var pages = new PageCounts(GuestFrames, loggerFactory: LoggerFactory);
+        var fds = new FdTable();
+        Vm = new KvmVm(pages, Machine.KernelMemory, fds, new GuestMemfdOptions
+        {
+            HugePages = Options.FolioSize == GuestLayout.Page2M,
+            Arch = arch,
+            SupportsInitShared = false,
+            LoggerFactory = LoggerFactory,
+        });
+        var create = new byte[KvmCreateGuestMemfd.Bytes];
+        default(KvmCreateGuestMemfd).WithSize(Options.GuestSize).CopyTo(create);
+        Check(Vm.CreateGuestMemfd(create, out int fd), "KVM_CREATE_GUEST_MEMFD");
+        Check(Vm.SetUserMemoryRegion2(0, GuestGpaBase, Options.GuestSize, fd, 0), "KVM_SET_USER_MEMORY_REGION2");
+        fds.TryGet(fd, out GuestMemfd? file);
+        Gmem = file;
+        ulong step = Options.FolioSize / GuestLayout.Page4K;
+        for (ulong page = 0; page < Layout.Pages; page += step)
+        {
+            Check(Vm.GetPfn((GuestGpaBase / GuestLayout.Page4K) + page, out ulong pfn, out _), "get_pfn");
+            Layout.SetFolio(page, pfn * GuestLayout.Page4K);
+        }
+    }
+
+    /// <summary>TIO_TDI_BIND: from here the device's T=1 requests carry the guest's ASID.</summary>
+    public void BindTdi() => Check(Sev.TdiBind(_tdi!, Guest!, out _), "TIO_TDI_BIND");
+
+    /// <summary>KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd for one 4 KiB page.</summary>
+    public Errno SetAttributes(ulong gpa, bool toPrivate)
+    {
+        Span<byte> bytes = stackalloc byte[KvmMemoryAttributes2.Bytes];
+        default(KvmMemoryAttributes2).WithOffset(gpa - GuestGpaBase).WithSize(GuestLayout.Page4K)
+            .WithAttributes(toPrivate ? (ulong)KvmMemoryAttributes.Private : 0).CopyTo(bytes);
+        return Gmem!.SetMemoryAttributes2(bytes);
+    }
+
+    private IommuDomain PagingDomain(ushort deviceId)
+    {
+        Check(Core.ProbeDevice(deviceId), "probe device");
+        Check(Core.AllocPagingDomain(DomainAllocFlags.None, out var domain, strict: true), "paging domain");
+        Check(Core.AttachDevice(domain!, deviceId), "attach");
+        return domain!;
+    }
+
+    /// <summary>A step of bring-up that fails is a bug of the scenario, not a result.</summary>
+    public static void Check(Errno err, string what)
+    {
+        if (err != Errno.Ok)
+            throw new InvalidOperationException($"scenario bring-up: {what} failed with {err}");
+    }
+
+    private static ulong AlignUp(ulong value, ulong align) => (value + align - 1) & ~(align - 1);
+}

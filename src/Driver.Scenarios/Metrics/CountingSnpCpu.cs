@@ -1,0 +1,23 @@
+using Driver.Hw.Interfaces;
+
+namespace Driver.Scenarios.Metrics;
+
+/// <summary>The host CPU's SNP instructions, counted as the kernel issues them (a run reports RMPUPDATEs and PSMASHes).</summary>
+internal sealed class CountingSnpCpu(ISnpCpu cpu) : ISnpCpu
+{
+    public long Rmpupdates { get; private set; }
+
+    public long Psmashes { get; private set; }
+
+    public RmpUpdateResult Rmpupdate(ulong spa, RmpUpdateArgs args)
+    {
+        Rmpupdates++;
+        return cpu.Rmpupdate(spa, args);
+    }
+
+    public PsmashResult Psmash(ulong spa)
+    {
+        Psmashes++;
+        return cpu.Psmash(spa);
+    }
+}
