@@ -179,13 +179,13 @@ public sealed class RunCommandTests
     }
 
     [Fact]
-    public void The_tables_of_a_sweep_fit_a_140_column_terminal_without_cutting_anything()
+    public void The_tables_of_a_sweep_fit_a_160_column_terminal_without_cutting_anything()
     {
         using var run = new RunHarness();
-        (int code, string output, _) = run.Run(new TestConsole().Width(140), "run", "--seeds", "3", "--guest-size", "1T", "--duration", "50ms");
+        (int code, string output, _) = run.Run(new TestConsole().Width(160), "run", "--seeds", "3", "--guest-size", "1T", "--duration", "50ms");
         code.ShouldBe(0);
         string[] table = [.. output.Split('\n').Where(l => l.StartsWith('│') || l.StartsWith('╭'))];
-        table.ShouldAllBe(l => l.Length <= 140);
+        table.ShouldAllBe(l => l.Length <= 160);
         output.ShouldNotContain("…");
         foreach (string strategy in StrategyNames.All)
             table.ShouldContain(l => l.StartsWith("│ " + strategy + " ", StringComparison.Ordinal));

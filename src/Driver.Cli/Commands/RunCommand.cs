@@ -4,6 +4,7 @@ using System.Globalization;
 using Driver.Cli.Output;
 using Driver.Cli.Run;
 using Driver.Scenarios;
+using Driver.Scenarios.Engine;
 using Driver.Scenarios.Results;
 using Driver.Scenarios.Sweep;
 
@@ -129,6 +130,10 @@ internal static class RunCommand
             throw new UsageException("--dma-bytes must be from 1 to 4K, not " + options.DmaBytes);
         if (options.DurationNs == 0)
             throw new UsageException("--duration must be above 0");
+
+        // Whatever else the engine cannot run (a duration past its clock's range, say), in its own words.
+        if (ScenarioOptionsCheck.Problem(options) is { } problem)
+            throw new UsageException(problem);
     }
 
     private static Option<string> Text(string name, string description, string defaultValue) =>
