@@ -39,6 +39,8 @@ public sealed partial class IoPageTable
         {
             if (area.PreventAccess)
                 return Errno.EINVAL;
+            if (area.GuestMemfd is not null)
+                return Errno.EOPNOTSUPP;
             if (write && (area.Prot & IommuProt.Write) == 0)
                 return Errno.EPERM;
             int first = area.IndexOf(cur), lastIndex = area.IndexOf(end);
@@ -107,7 +109,7 @@ public sealed partial class IoPageTable
             return Errno.EOVERFLOW;
         // Check the whole range first so that a failing write leaves memory untouched.
         var err = ForEachContig(iova, last, (area, cur, end) =>
-            area.PreventAccess ? Errno.EINVAL : write && (area.Prot & IommuProt.Write) == 0 ? Errno.EPERM : Errno.Ok);
+            area.PreventAccess ? Errno.EINVAL : area.GuestMemfd is not null ? Errno.EOPNOTSUPP : write && (area.Prot & IommuProt.Write) == 0 ? Errno.EPERM : Errno.Ok);
         if (err != Errno.Ok)
             return err;
         var buffer = new byte[data.Length];
