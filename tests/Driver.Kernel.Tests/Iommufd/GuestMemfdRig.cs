@@ -52,6 +52,14 @@ internal sealed class GuestMemfdRig
 
     public uint PrivateHwpt { get; }
 
+    /// <summary>Another guest_memfd of <paramref name="size"/> bytes, present and private, in the fd table.</summary>
+    public int OtherFile(ulong size)
+    {
+        GuestMemfd.Create(Rig.Pages, Rig.Memory, size, 0, out var other, new GuestMemfdOptions { HugePages = true }).ShouldBe(Errno.Ok);
+        other!.Fallocate(GuestMemfd.FallocKeepSize, 0, size).ShouldBe(Errno.Ok);
+        return Rig.Fds.Install(other);
+    }
+
     public uint AllocPrivate(uint devId)
     {
         Rig.Utils.HwptAlloc(devId, Ioas, HwptAllocFlags.GuestPrivate, out uint hwpt).ShouldBe(Errno.Ok);
