@@ -169,13 +169,14 @@ public sealed partial class GuestMemfd
             if (_shareability.IsShared(index) != toPrivate)
                 continue;
             at = index;
-            Errno e = toPrivate ? arch.MakePrivate(pfn) : arch.MakeShared(pfn);
+            Errno e = toPrivate ? arch.MakePrivate(this, index, pfn) : arch.MakeShared(this, index, pfn);
             if (e != Errno.Ok)
                 return e;
             ulong page = pfn;
+            ulong pageIndex = index;
             undo.Push(() =>
             {
-                Errno back = toPrivate ? arch.MakeShared(page) : arch.MakePrivate(page);
+                Errno back = toPrivate ? arch.MakeShared(this, pageIndex, page) : arch.MakePrivate(this, pageIndex, page);
                 if (back != Errno.Ok)
                     Log.RollbackStepFailed(_logger, back, toPrivate ? "page made private" : "page made shared", page);
             });

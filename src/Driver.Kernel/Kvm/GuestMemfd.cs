@@ -499,6 +499,9 @@ public sealed partial class GuestMemfd : IUserMappable, IFile
         foreach (GuestMemfdFolio folio in gone)
         {
             _folios.Remove(folio.FirstIndex);
+            // The architecture takes the pages back first (SNP: hypervisor-owned); one it cannot is leaked, never freed.
+            if ((_arch?.Invalidate(folio.FirstPfn, folio.Order) ?? Errno.Ok) != Errno.Ok)
+                continue;
             for (ulong i = 0; i < folio.Pages; i++)
                 _pages.Put(folio.FirstPfn + i);
             pages += (long)folio.Pages;
@@ -511,7 +514,7 @@ public sealed partial class GuestMemfd : IUserMappable, IFile
     {
         if (_pages.InjectFailure())
             return Errno.ENOMEM;
-        Errno e = _arch?.SplitFolio(huge.FirstPfn, huge.Order) ?? Errno.Ok;
+        Errno e = _arch?.SplitFolio(this, huge.FirstIndex, huge.FirstPfn, huge.Order) ?? Errno.Ok;
         if (e != Errno.Ok)
             return e;
         _folios.Remove(huge.FirstIndex);
@@ -521,7 +524,8 @@ public sealed partial class GuestMemfd : IUserMappable, IFile
         return Errno.Ok;
     }
 
-    // 512 4K folios of one aligned 2M, over 512 aligned contiguous frames (the pieces of a split), become one 2M folio.
+    // 512 4K folios of one aligned 2M, over 512 aligned contiguous frames (the pieces of a split), become one 2M folio;
+    // in a rollback the split is undone, else the architecture merges what it can.
     private Errno MergeLocked(ulong block, bool rollback)
     {
         if (!_folios.TryGetValue(block, out GuestMemfdFolio? head) || head.Order != 0 || (head.FirstPfn & (GuestMemfdFolio.HugePages - 1)) != 0)
@@ -531,7 +535,9 @@ public sealed partial class GuestMemfd : IUserMappable, IFile
             if (!_folios.TryGetValue(block + i, out GuestMemfdFolio? piece) || piece.Order != 0 || piece.FirstPfn != head.FirstPfn + i)
                 return Errno.EINVAL;
         }
-        Errno e = _arch?.MergeFolio(head.FirstPfn, GuestMemfdFolio.HugeOrder) ?? Errno.Ok;
+        Errno e = (rollback
+            ? _arch?.UnsplitFolio(this, block, head.FirstPfn, GuestMemfdFolio.HugeOrder)
+            : _arch?.MergeFolio(this, block, head.FirstPfn, GuestMemfdFolio.HugeOrder)) ?? Errno.Ok;
         if (e != Errno.Ok)
         {
             if (rollback)

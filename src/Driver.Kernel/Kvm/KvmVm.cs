@@ -10,7 +10,7 @@ namespace Driver.Kernel.Kvm;
 /// A KVM VM, as far as guest memory goes: guest_memfd files created for it and memslots bound to
 /// them (KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD), and get_pfn by guest frame number.
 /// </summary>
-public sealed class KvmVm
+public sealed class KvmVm : IGuestMemfdGfnLookup
 {
     /// <summary>KVM_USER_MEM_SLOTS on x86.</summary>
     public const int MaxSlots = 32764;
@@ -23,8 +23,16 @@ public sealed class KvmVm
     private readonly Dictionary<int, KvmMemorySlot> _slots = [];
     private readonly Lock _lock = new();
 
-    /// <summary>A VM whose guest_memfd files are built with <paramref name="options"/> (their Owner is the VM) and installed in <paramref name="fds"/>.</summary>
-    public KvmVm(PageCounts pages, IPhysicalMemory memory, FdTable fds, GuestMemfdOptions? options = null)
+    // The slots again, replaced whole under _lock and read without it: guest_memfd asks for GPAs with its
+    // invalidate lock held, which memslot changes take inside _lock.
+    private KvmMemorySlot[] _slotSnapshot = [];
+
+    /// <summary>
+    /// A VM whose guest_memfd files are built with <paramref name="options"/> (their Owner is the VM) and installed in
+    /// <paramref name="fds"/>. <paramref name="arch"/>, when given, builds the architecture's part of guest memory for
+    /// this VM (it may ask the VM for GPAs) and replaces <see cref="GuestMemfdOptions.Arch"/>.
+    /// </summary>
+    public KvmVm(PageCounts pages, IPhysicalMemory memory, FdTable fds, GuestMemfdOptions? options = null, Func<KvmVm, IGuestMemfdArch>? arch = null)
     {
         ArgumentNullException.ThrowIfNull(pages);
         ArgumentNullException.ThrowIfNull(memory);
@@ -33,8 +41,13 @@ public sealed class KvmVm
         _memory = memory;
         _fds = fds;
         _options = (options ?? new GuestMemfdOptions()) with { Owner = this };
+        if (arch is not null)
+            _options = _options with { Arch = arch(this) };
         _logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Driver.Kernel.Kvm.KvmVm");
     }
+
+    /// <summary>The architecture's part of this VM's guest memory (SNP's RMP), if any.</summary>
+    public IGuestMemfdArch? Arch => _options.Arch;
 
     /// <summary>KVM_CREATE_GUEST_MEMFD: <paramref name="argument"/> is a struct kvm_create_guest_memfd; reserved bytes set are EINVAL.</summary>
     public Errno CreateGuestMemfd(ReadOnlySpan<byte> argument, out int fd)
@@ -74,7 +87,10 @@ public sealed class KvmVm
             if (memorySize == 0)
             {
                 if (_slots.Remove(slot, out KvmMemorySlot? gone))
+                {
+                    Volatile.Write(ref _slotSnapshot, [.. _slots.Values]);
                     gone.Binding?.Unbind();
+                }
                 return Errno.Ok;
             }
             if (_slots.ContainsKey(slot))
@@ -93,6 +109,7 @@ public sealed class KvmVm
                 return Refuse(slot, e, "the guest_memfd range cannot be bound");
             memslot.Binding = binding;
             _slots.Add(slot, memslot);
+            Volatile.Write(ref _slotSnapshot, [.. _slots.Values]);
             return Errno.Ok;
         }
     }
@@ -108,6 +125,21 @@ public sealed class KvmVm
         if (slot?.Binding is not { } binding)
             return Errno.EFAULT;
         return binding.GetPfn((binding.Offset >> Page.Shift) + (gfn - slot.BaseGfn), out pfn, out maxOrder);
+    }
+
+    /// <summary>The guest frame a memslot gives page <paramref name="index"/> of <paramref name="file"/>.</summary>
+    public bool TryGetGfn(GuestMemfd file, ulong index, out ulong gfn)
+    {
+        foreach (KvmMemorySlot slot in Volatile.Read(ref _slotSnapshot))
+        {
+            if (slot.Binding is { } b && ReferenceEquals(b.File, file) && index >= b.Offset >> Page.Shift && index - (b.Offset >> Page.Shift) < slot.Pages)
+            {
+                gfn = slot.BaseGfn + (index - (b.Offset >> Page.Shift));
+                return true;
+            }
+        }
+        gfn = 0;
+        return false;
     }
 
     private Errno Refuse(int slot, Errno errno, string reason)

@@ -42,4 +42,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6011, Level = LogLevel.Warning, Message = "guest_memfd: a merge back into a 2M folio at pfn 0x{Pfn:x} failed with {Errno}; the pages stay 4K")]
     public static partial void MergeFailed(ILogger logger, ulong pfn, Errno errno);
+
+    [LoggerMessage(EventId = 6020, Level = LogLevel.Debug, Message = "kvm: SEV-SNP: gfn 0x{Gfn:x} prepared private at pfn 0x{Pfn:x}, order {Order}")]
+    public static partial void Prepared(ILogger logger, ulong gfn, ulong pfn, int order);
+
+    [LoggerMessage(EventId = 6021, Level = LogLevel.Debug, Message = "kvm: SEV-SNP: 2M RMP entry at pfn 0x{Pfn:x} smashed into 4K entries")]
+    public static partial void Smashed(ILogger logger, ulong pfn);
+
+    [LoggerMessage(EventId = 6022, Level = LogLevel.Debug, Message = "kvm: SEV-SNP: 4K RMP entries at pfn 0x{Pfn:x} made one 2M entry again at gfn 0x{Gfn:x}")]
+    public static partial void RmpMerged(ILogger logger, ulong pfn, ulong gfn);
+
+    [LoggerMessage(EventId = 6023, Level = LogLevel.Debug, Message = "kvm: SEV-SNP: the RMP run at pfn 0x{Pfn:x} stays 4K under a 2M folio: {Reason}")]
+    public static partial void MergeKept4K(ILogger logger, ulong pfn, string reason);
+
+    [LoggerMessage(EventId = 6024, Level = LogLevel.Warning, Message = "kvm: SEV-SNP: {What} failed at pfn 0x{Pfn:x} with {Errno}")]
+    public static partial void RmpStepFailed(ILogger logger, string what, ulong pfn, Errno errno);
+
+    [LoggerMessage(EventId = 6025, Level = LogLevel.Error, Message = "kvm: SEV-SNP: {Pages} page(s) at pfn 0x{Pfn:x} cannot be made hypervisor-owned again ({Errno}); leaked")]
+    public static partial void Leaked(ILogger logger, ulong pfn, int pages, Errno errno);
 }

@@ -191,27 +191,27 @@ public sealed class ConversionTests
         var logs = new CapturedLogs();
         var f = new GmemFixture(logs: logs);
         var arch = new Mock<IGuestMemfdArch>(MockBehavior.Strict);
-        arch.Setup(a => a.SplitFolio(It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
-        arch.Setup(a => a.MergeFolio(It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
-        arch.Setup(a => a.MakePrivate(It.IsAny<ulong>())).Returns(Errno.Ok);
+        arch.Setup(a => a.SplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
+        arch.Setup(a => a.UnsplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
+        arch.Setup(a => a.MakePrivate(It.IsAny<GuestMemfd>(), It.IsAny<ulong>(), It.IsAny<ulong>())).Returns(Errno.Ok);
         GuestMemfd file = f.Create(M2, huge: true, arch: arch.Object);
         file.GetPfn(0, out ulong first, out _).ShouldBe(Errno.Ok);
         int shared = 0;
-        arch.Setup(a => a.MakeShared(It.IsAny<ulong>())).Returns(() => ++shared == 3 ? Errno.EIO : Errno.Ok);
+        arch.Setup(a => a.MakeShared(It.IsAny<GuestMemfd>(), It.IsAny<ulong>(), It.IsAny<ulong>())).Returns(() => ++shared == 3 ? Errno.EIO : Errno.Ok);
         string before = State(file, f.User);
 
         Convert(file, 0, 4 * K4, toPrivate: false, out ulong errorOffset).ShouldBe(Errno.EIO);
         errorOffset.ShouldBe(2 * K4, "the third page failed");
         State(file, f.User).ShouldBe(before);
-        arch.Verify(a => a.SplitFolio(first, 9), Times.Once);
-        arch.Verify(a => a.MergeFolio(first, 9), Times.Once);
-        arch.Verify(a => a.MakePrivate(first), Times.Once);
-        arch.Verify(a => a.MakePrivate(first + 1), Times.Once);
-        arch.Verify(a => a.MakePrivate(first + 2), Times.Never);
+        arch.Verify(a => a.SplitFolio(file, 0, first, 9), Times.Once);
+        arch.Verify(a => a.UnsplitFolio(file, 0, first, 9), Times.Once);
+        arch.Verify(a => a.MakePrivate(file, 0, first), Times.Once);
+        arch.Verify(a => a.MakePrivate(file, 1, first + 1), Times.Once);
+        arch.Verify(a => a.MakePrivate(file, 2, first + 2), Times.Never);
         logs.Single(6003, LogLevel.Warning).GetStructuredStateValue("Steps").ShouldBe("3");
 
         Convert(file, 0, 4 * K4, toPrivate: false).ShouldBe(Errno.Ok);
-        arch.Verify(a => a.MakeShared(It.IsAny<ulong>()), Times.Exactly(3 + 4));
+        arch.Verify(a => a.MakeShared(file, It.IsAny<ulong>(), It.IsAny<ulong>()), Times.Exactly(3 + 4));
     }
 
     [Fact]
