@@ -70,6 +70,27 @@ public class MonitorTests
     }
 
     [Fact]
+    public void Dma_to_a_memory_frame_the_kernel_freed_until_it_is_handed_out_again()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x1000, 0x9000);
+        d.Dma(Dev, 0x1000, write: true).Status.ShouldBe(Iommu.TranslationStatus.Ok);
+        m.Notify.SetOperation("punch hole without telling the IOMMU");
+        m.Notify.MemoryFrameFreed(0x9000);
+        d.Dma(Dev, 0x1008, write: true).Status.ShouldBe(Iommu.TranslationStatus.Ok);
+        var v = m.Monitor.Violations.ShouldHaveSingleItem();
+        v.Kind.ShouldBe(ViolationKind.DmaReachedFreedFrame);
+        v.Address.ShouldBe(0x1008UL);
+        v.Detail.ShouldBe(0x9008UL);
+        v.KernelOperation.ShouldBe("punch hole without telling the IOMMU");
+
+        m.Notify.MemoryFrameAllocated(0x9000);
+        d.Dma(Dev, 0x1010).Status.ShouldBe(Iommu.TranslationStatus.Ok);
+        m.Monitor.Violations.Count.ShouldBe(1);
+    }
+
+    [Fact]
     public void A_stale_pde_after_a_flush_without_the_pde_bit()
     {
         var (d, root) = Setup();

@@ -14,6 +14,12 @@ public interface IPlatformNotify
     /// <summary>The kernel has freed the table frame at <paramref name="pa"/>; no walk may use it any more.</summary>
     void TableFrameFreed(ulong pa);
 
+    /// <summary>The kernel handed out the 4 KiB frame at <paramref name="pa"/> as memory (a user or guest page): DMA may reach it again.</summary>
+    void MemoryFrameAllocated(ulong pa);
+
+    /// <summary>The kernel freed the memory frame at <paramref name="pa"/>: until it is handed out again, no DMA may reach it.</summary>
+    void MemoryFrameFreed(ulong pa);
+
     /// <summary>The kernel operation in progress (null when idle), quoted in every violation.</summary>
     void SetOperation(string? operation);
 }

@@ -17,4 +17,10 @@ public enum HwptAllocFlags : uint
 
     /// <summary>The domain may be attached with a PASID (not offered here: EOPNOTSUPP).</summary>
     Pasid = 1 << 3,
+
+    /// <summary>
+    /// Proposed with IOAS_MAP_GUEST_MEMFD (seed 004; not upstream): the domain is a TDI's and maps the
+    /// private pages of guest_memfd bindings; without it a domain maps only their shared pages.
+    /// </summary>
+    GuestPrivate = 1u << 31,
 }

@@ -42,6 +42,8 @@ public sealed partial class IoPageTable
         {
             if (area.PreventAccess || !ContigIsAligned(area, cur, end != last))
                 return Errno.EINVAL;
+            if (area.GuestMemfd is not null)
+                return Errno.EOPNOTSUPP;
             if (!Allows(area, write))
                 return Errno.EPERM;
             int first = area.IndexOf(cur), lastIndex = area.IndexOf(end);
@@ -120,7 +122,7 @@ public sealed partial class IoPageTable
             return Errno.EOVERFLOW;
         // Check the whole range first so that a failing write leaves memory untouched.
         var err = ForEachContig(iova, last, (area, cur, end) =>
-            area.PreventAccess ? Errno.EINVAL : !Allows(area, write) ? Errno.EPERM : Errno.Ok);
+            area.PreventAccess ? Errno.EINVAL : area.GuestMemfd is not null ? Errno.EOPNOTSUPP : !Allows(area, write) ? Errno.EPERM : Errno.Ok);
         if (err != Errno.Ok)
             return err;
         var buffer = new byte[data.Length];

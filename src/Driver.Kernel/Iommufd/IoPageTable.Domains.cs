@@ -21,11 +21,27 @@ public sealed partial class IoPageTable
     /// (EADDRINUSE over an area), and every published area is mapped into it. On failure the
     /// table is as before.
     /// </summary>
-    public Errno AddDomain(IommuDomain domain)
+    public Errno AddDomain(IommuDomain domain) => AddDomain(domain, guestPrivate: false);
+
+    /// <summary>
+    /// As <see cref="AddDomain(IommuDomain)"/>; a <paramref name="guestPrivate"/> domain maps the private
+    /// pages of guest_memfd bindings instead of their shared ones (the proposed HWPT_ALLOC GuestPrivate flag).
+    /// </summary>
+    public Errno AddDomain(IommuDomain domain, bool guestPrivate)
     {
         ArgumentNullException.ThrowIfNull(domain);
         if (_domains.Contains(domain))
             return Errno.EEXIST;
+        if (guestPrivate)
+            _guestPrivate.Add(domain);
+        var added = AddDomainChecked(domain);
+        if (added != Errno.Ok)
+            _guestPrivate.Remove(domain);
+        return added;
+    }
+
+    private Errno AddDomainChecked(IommuDomain domain)
+    {
         ulong alignment = Math.Max(1UL << BitOperations.TrailingZeroCount(domain.Ops!.PageSizeBitmap), IovaAlignment);
         if (alignment > PageSize)
             return Errno.EINVAL;
@@ -66,6 +82,11 @@ public sealed partial class IoPageTable
             var area = node.Value;
             if (area.Pages is null)
                 continue;
+            if (area.GuestMemfd is not null)
+            {
+                ZapGuestMemfd(domain, area, area.Iova, area.Last);
+                continue;
+            }
             UnmapArea(domain, area, area.Length);
             if (_domains.Count == 0 && area.HeldForDomains)
             {
@@ -73,6 +94,7 @@ public sealed partial class IoPageTable
                 area.Pages.Release(area.FirstIndex, area.LastIndex);
             }
         }
+        _guestPrivate.Remove(domain);
         RemoveReserved(domain);
         RecalculateAlignment();
     }
@@ -135,6 +157,18 @@ public sealed partial class IoPageTable
             var area = node.Value;
             if (area.Pages is null)
                 continue;
+            if (area.GuestMemfd is not null)
+            {
+                var mapped = MapGuestMemfdRange(domain, area, area.Iova, area.Last, allowHuge: true);
+                if (mapped != Errno.Ok)
+                {
+                    ZapGuestMemfd(domain, area, area.Iova, area.Last);
+                    UndoFill(domain, done);
+                    return mapped;
+                }
+                done.Add(area);
+                continue;
+            }
             bool pinned = false;
             var err = Errno.Ok;
             if (!area.HeldForDomains)
@@ -154,20 +188,30 @@ public sealed partial class IoPageTable
             }
             if (err != Errno.Ok)
             {
-                foreach (var filled in done)
-                {
-                    UnmapArea(domain, filled, filled.Length);
-                    if (_domains.Count == 0)
-                    {
-                        filled.HeldForDomains = false;
-                        filled.Pages!.Release(filled.FirstIndex, filled.LastIndex);
-                    }
-                }
+                UndoFill(domain, done);
                 return err;
             }
             done.Add(area);
         }
         return Errno.Ok;
+    }
+
+    private void UndoFill(IommuDomain domain, List<IoptArea> done)
+    {
+        foreach (var filled in done)
+        {
+            if (filled.GuestMemfd is not null)
+            {
+                ZapGuestMemfd(domain, filled, filled.Iova, filled.Last);
+                continue;
+            }
+            UnmapArea(domain, filled, filled.Length);
+            if (_domains.Count == 0)
+            {
+                filled.HeldForDomains = false;
+                filled.Pages!.Release(filled.FirstIndex, filled.LastIndex);
+            }
+        }
     }
 
     // iopt_fill_domains_pages: a new area goes into every domain, or into none.
@@ -203,6 +247,12 @@ public sealed partial class IoPageTable
     // Unmaps the area from the first `count` domains and lets go of its pins.
     private void UnfillDomains(IoptArea area, IoptPages pages, int count)
     {
+        if (area.GuestMemfd is not null)
+        {
+            for (int d = 0; d < count; d++)
+                ZapGuestMemfd(_domains[d], area, area.Iova, area.Last);
+            return;
+        }
         for (int d = 0; d < count; d++)
             UnmapArea(_domains[d], area, area.Length);
         if (area.HeldForDomains)

@@ -58,6 +58,8 @@ public sealed partial class IoPageTable
     public Errno MapPages(List<PagesSlice> slices, ulong length, ref ulong iova, IommuProt prot, bool allocIova)
     {
         ArgumentNullException.ThrowIfNull(slices);
+        if (!allocIova && length != 0 && iova + (length - 1) >= iova && HeldOff(iova, iova + (length - 1)) != Errno.Ok)
+            return Errno.EAGAIN;
         var areas = new List<IoptArea>(slices.Count);
         var err = AllocAreas(slices, length, ref iova, prot, allocIova, areas);
         if (err == Errno.Ok)
@@ -194,12 +196,17 @@ public sealed partial class IoPageTable
         if (last < iova)
             return Errno.EOVERFLOW;
         var found = new List<PagesSlice>();
-        bool contiguous = ForEachContig(iova, last, (area, cur, end) =>
+        var walked = ForEachContig(iova, last, (area, cur, end) =>
         {
+            // A guest_memfd binding is not copied: held off while invalidating, refused otherwise.
+            if (area.GuestMemfd is { } binding)
+                return InvalidatingFile(binding.File) ? Errno.EAGAIN : Errno.EOPNOTSUPP;
             found.Add(new PagesSlice(area.Pages!, area.ByteOf(cur), end - cur + 1));
             return Errno.Ok;
-        }) == Errno.Ok;
-        if (!contiguous)
+        });
+        if (walked is Errno.EAGAIN or Errno.EOPNOTSUPP)
+            return walked;
+        if (walked != Errno.Ok)
             return Errno.ENOENT;
         foreach (var slice in found)
             slice.Pages.Get();
@@ -279,9 +286,12 @@ public sealed partial class IoPageTable
                     return Errno.EDEADLOCK;
                 continue;
             }
+            if (area.GuestMemfd is { } binding && InvalidatingFile(binding.File))
+                return Errno.EAGAIN;
             var pages = area.Pages;
             area.Pages = null;
             UnfillDomains(area, pages, _domains.Count);
+            area.GuestMemfd?.Unsubscribe();
             Areas.Remove(node);
             pages.Put();
             unmapped += area.Length;

@@ -192,7 +192,7 @@ public sealed partial class IommufdContext
     private Errno HwptPagingAlloc(IommufdIoas ioas, IommufdDevice device, HwptAllocFlags flags, bool auto, out IommufdHwptPaging? hwpt)
     {
         hwpt = null;
-        if ((flags & ~HwptAllocFlags.DirtyTracking) != 0)
+        if ((flags & ~(HwptAllocFlags.DirtyTracking | HwptAllocFlags.GuestPrivate)) != 0)
             return Errno.EOPNOTSUPP;
         bool dirty = (flags & HwptAllocFlags.DirtyTracking) != 0;
         if (dirty && !device.DirtyCapable)
@@ -202,7 +202,7 @@ public sealed partial class IommufdContext
         var err = _sys.Core.AllocPagingDomain(dirty ? DomainAllocFlags.DirtyTracking : DomainAllocFlags.None, out var domain, strict: true);
         if (err != Errno.Ok)
             return err;
-        var made = new IommufdHwptPaging(_sys.Core, domain!, ioas, auto, dirty);
+        var made = new IommufdHwptPaging(_sys.Core, domain!, ioas, auto, dirty) { GuestPrivate = (flags & HwptAllocFlags.GuestPrivate) != 0 };
         err = Alloc(made);
         if (err != Errno.Ok)
         {
@@ -210,7 +210,7 @@ public sealed partial class IommufdContext
             return err;
         }
         ioas.AddUser();
-        err = ioas.Iopt.AddDomain(domain!);
+        err = ioas.Iopt.AddDomain(domain!, made.GuestPrivate);
         if (err != Errno.Ok)
         {
             Objects.Abort(made);

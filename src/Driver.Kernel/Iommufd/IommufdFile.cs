@@ -43,6 +43,7 @@ public sealed partial class IommufdFile : IFile
             [(uint)Uapi.IommufdCmd.HwptSetDirtyTracking] = (MinSizes.HwptSetDirtyTracking, Uapi.IommuHwptSetDirtyTracking.Bytes, HwptSetDirtyTracking),
             [(uint)Uapi.IommufdCmd.HwptGetDirtyBitmap] = (MinSizes.HwptGetDirtyBitmap, Uapi.IommuHwptGetDirtyBitmap.Bytes, HwptGetDirtyBitmap),
             [(uint)Uapi.IommufdCmd.IoasMapFile] = (MinSizes.IoasMapFile, Uapi.IommuIoasMapFile.Bytes, IoasMapFile),
+            [(uint)Uapi.IommufdProposedCmd.IoasMapGuestMemfd] = (MinSizes.IoasMapGuestMemfd, Uapi.IommuIoasMapGuestMemfd.Bytes, IoasMapGuestMemfd),
         };
     }
 

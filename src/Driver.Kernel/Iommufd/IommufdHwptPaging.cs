@@ -30,6 +30,9 @@ public sealed class IommufdHwptPaging : IommufdObject
     /// <summary>Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: dirty tracking may be switched on.</summary>
     public bool EnforceDirty { get; }
 
+    /// <summary>Allocated with the proposed GuestPrivate flag: maps guest_memfd bindings' private pages (a TDI's table), not their shared ones.</summary>
+    public bool GuestPrivate { get; init; }
+
     /// <summary>Whether the domain is in the IOAS's table (false only between allocation and that step).</summary>
     internal bool InTable { get; set; }
 

@@ -38,6 +38,20 @@ public sealed class IommufdSubsystem
 
     public IReadOnlyCollection<ushort> OwnedDevices => _owned;
 
+    /// <summary>
+    /// On an SNP host, the largest order an I/O page over a frame may have because of its RMP entry
+    /// (0 for a 4K or unassigned entry, 9 for a 2M one; Linux's sev_gmem_max_mapping_level). It caps
+    /// guest_memfd bindings' page sizes; null off SNP, where the folio decides.
+    /// </summary>
+    public Func<ulong, int>? GuestMemfdRmpMaxOrder { get; init; }
+
+    /// <summary>
+    /// Test only: guest_memfd bindings do not register their invalidation notifier, so conversions and
+    /// truncations leave their IOMMU mappings alone. It exists so that a test can show the machine's
+    /// monitors and RMP check catching what the notifier prevents; no real configuration sets it.
+    /// </summary>
+    internal bool SkipGuestMemfdNotifier { get; init; }
+
     public IommufdContext Open() => new(this);
 
     /// <summary>iommu_device_claim_dma_owner: EBUSY when a context already owns the device.</summary>

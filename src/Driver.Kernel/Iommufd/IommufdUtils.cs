@@ -55,6 +55,24 @@ public sealed class IommufdUtils(IommufdFile file)
         return err;
     }
 
+    /// <summary>The proposed IOAS_MAP_GUEST_MEMFD (seed 004; not upstream): binds IOVA to a guest_memfd range.</summary>
+    public Errno IoasMapGuestMemfd(uint ioasId, int fd, ulong offset, ulong length, ref ulong iova,
+        IoasMapGuestMemfdFlags flags = IoasMapGuestMemfdFlags.Readable | IoasMapGuestMemfdFlags.Writeable | IoasMapGuestMemfdFlags.FixedIova)
+    {
+        var cmd = default(Uapi.IommuIoasMapGuestMemfd).WithSize(Uapi.IommuIoasMapGuestMemfd.Bytes).WithFlags((uint)flags).WithIoasId(ioasId)
+            .WithFd((uint)fd).WithOffset(offset).WithLength(length).WithIova(iova);
+        var answer = new byte[Uapi.IommuIoasMapGuestMemfd.Bytes];
+        cmd.CopyTo(answer);
+        var err = File.Ioctl(IommufdFile.Command(Uapi.IommufdProposedCmd.IoasMapGuestMemfd), answer);
+        iova = Uapi.IommuIoasMapGuestMemfd.FromBytes(answer).Iova;
+        return err;
+    }
+
+    /// <summary>The proposed command with Refresh: after a conversion, map what the range's new state allows.</summary>
+    public Errno IoasRefreshGuestMemfd(uint ioasId, int fd, ulong offset, ulong length, ulong iova) =>
+        IoasMapGuestMemfd(ioasId, fd, offset, length, ref iova,
+            IoasMapGuestMemfdFlags.Readable | IoasMapGuestMemfdFlags.Writeable | IoasMapGuestMemfdFlags.FixedIova | IoasMapGuestMemfdFlags.Refresh);
+
     public Errno IoasUnmap(uint ioasId, ulong iova, ulong length, out ulong unmapped)
     {
         var cmd = default(Uapi.IommuIoasUnmap).WithSize(Uapi.IommuIoasUnmap.Bytes).WithIoasId(ioasId).WithIova(iova).WithLength(length);

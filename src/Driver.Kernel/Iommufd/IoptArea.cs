@@ -33,6 +33,9 @@ public sealed class IoptArea
 
     public IommuProt Prot { get; }
 
+    /// <summary>The guest_memfd binding when the area maps one (proposed in seed 004): its pages are never pinned.</summary>
+    public IoptGuestMemfd? GuestMemfd { get; internal set; }
+
     /// <summary>The pages, once the area is published.</summary>
     public IoptPages? Pages { get; internal set; }
 

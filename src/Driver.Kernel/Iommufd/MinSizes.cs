@@ -16,6 +16,7 @@ internal static class MinSizes
     public static readonly int IoasIovaRanges = End(default(Uapi.IommuIoasIovaRanges).WithOutIovaAlignment(ulong.MaxValue).CopyTo);
     public static readonly int IoasMap = End(default(Uapi.IommuIoasMap).WithIova(ulong.MaxValue).CopyTo);
     public static readonly int IoasMapFile = End(default(Uapi.IommuIoasMapFile).WithIova(ulong.MaxValue).CopyTo);
+    public static readonly int IoasMapGuestMemfd = End(default(Uapi.IommuIoasMapGuestMemfd).WithIova(ulong.MaxValue).CopyTo);
     public static readonly int IoasUnmap = End(default(Uapi.IommuIoasUnmap).WithLength(ulong.MaxValue).CopyTo);
     public static readonly int Option = End(default(Uapi.IommuOption).WithVal64(ulong.MaxValue).CopyTo);
 

@@ -18,6 +18,7 @@ public sealed class InvariantMonitor : IPlatformNotify
     private readonly RmpTable? _rmp;
     private readonly HashSet<ulong> _freedTables = [];
     private readonly HashSet<ulong> _tables = [];
+    private readonly HashSet<ulong> _freedFrames = [];
     private readonly List<Violation> _violations = [];
     private readonly ILogger _logger;
 
@@ -45,6 +46,10 @@ public sealed class InvariantMonitor : IPlatformNotify
         _tables.Remove(pa & ~0xFFFUL);
     }
 
+    public void MemoryFrameAllocated(ulong pa) => _freedFrames.Remove(pa & ~0xFFFUL);
+
+    public void MemoryFrameFreed(ulong pa) => _freedFrames.Add(pa & ~0xFFFUL);
+
     /// <summary>Whether the kernel said the frame holding <paramref name="pa"/> is one of its tables.</summary>
     internal bool IsTableFrame(ulong pa) => _tables.Count != 0 && _tables.Contains(pa & ~0xFFFUL);
 
@@ -57,11 +62,13 @@ public sealed class InvariantMonitor : IPlatformNotify
     }
 
     /// <summary>
-    /// A DMA reached <paramref name="spa"/>: an untrusted one (<paramref name="asid"/> = 0) must not
+    /// A DMA reached <paramref name="spa"/>: never a memory frame the kernel freed; an untrusted one (<paramref name="asid"/> = 0) must not
     /// reach any guest's private page, a trusted one no private page of a guest other than its own.
     /// </summary>
     internal void DmaReached(ushort deviceId, ulong iova, ulong spa, bool write, ushort asid = 0)
     {
+        if (_freedFrames.Count != 0 && _freedFrames.Contains(spa & ~0xFFFUL))
+            Report(ViolationKind.DmaReachedFreedFrame, deviceId, iova, spa);
         if (_rmp is null || !_rmp.Covers(spa))
             return;
         var entry = _rmp.ReadEffective(spa >> 12, out _);

@@ -21,4 +21,10 @@ public enum ViolationKind
 
     /// <summary>A trusted DMA (a TDI bound to a guest) reached a page not assigned to that guest's ASID.</summary>
     TrustedDmaReachedForeignPage,
+
+    /// <summary>
+    /// A DMA reached a memory frame the kernel had freed (and not handed out again): an IOMMU mapping
+    /// outlived the page it maps, which pins or an invalidation notifier exist to prevent.
+    /// </summary>
+    DmaReachedFreedFrame,
 }

@@ -18,7 +18,8 @@ internal sealed class IommufdRig
     public const ulong UserBase = 0x4000_0000;
     public const ulong TableBase = 0x20_0000_0000;
 
-    public IommufdRig(MockDomainOptions? options = null, ulong userFrames = 16384, ILoggerFactory? logs = null)
+    public IommufdRig(MockDomainOptions? options = null, ulong userFrames = 16384, ILoggerFactory? logs = null,
+        bool skipGuestMemfdNotifier = false, Func<ulong, int>? rmpMaxOrder = null)
     {
         Memory = new PhysicalMemory();
         UserFrames = new FrameAllocator(Memory, UserBase, userFrames * Page.Size, logs);
@@ -28,7 +29,12 @@ internal sealed class IommufdRig
         TableFrames = new FrameAllocator(Memory, TableBase, 64UL << 20, logs);
         Driver = new MockIommuDriver(Memory, new FaultInjectingFrameAllocator(TableFrames, FailNth), options);
         Core = new IommuCore(Driver, new MockClock(), new IommuCoreConfig { Strict = true, Passthrough = true }, logs);
-        Subsystem = new IommufdSubsystem(Core, Memory, logs) { FailNth = FailNth };
+        Subsystem = new IommufdSubsystem(Core, Memory, logs)
+        {
+            FailNth = FailNth,
+            SkipGuestMemfdNotifier = skipGuestMemfdNotifier,
+            GuestMemfdRmpMaxOrder = rmpMaxOrder,
+        };
         Ctx = Subsystem.Open();
         Fds = new FdTable();
         File = new IommufdFile(Ctx, Mm, Fds);

@@ -11,7 +11,7 @@ namespace Driver.Kernel.Iommu.Amd;
 /// COMPLETION_WAIT; it frees table frames only after that returns) and when it grows a
 /// level (every attached device's DTE is rewritten with the new root and Mode).
 /// </summary>
-public sealed class AmdProtectionDomain : IIommuPtDriver, IIommuDomainOps
+public sealed class AmdProtectionDomain : IIommuPtDriver, IIommuDomainOps, IIommuDomainResize
 {
     private readonly AmdIommuDriver _iommu;
     private readonly ICommandQueue _commands;
@@ -150,6 +150,10 @@ public sealed class AmdProtectionDomain : IIommuPtDriver, IIommuDomainOps
     }
 
     public ulong IovaToPhys(ulong iova) => Table.IovaToPhys(iova);
+
+    public Errno Cut(ulong iova) => Table.Cut(iova);
+
+    public Errno Merge(ulong iova, ulong length) => Table.Merge(iova, length);
 
     public void IotlbSync(IotlbGather gather) => Table.IotlbSync(gather);
 

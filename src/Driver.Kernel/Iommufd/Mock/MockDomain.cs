@@ -10,7 +10,7 @@ namespace Driver.Kernel.Iommufd.Mock;
 /// table in plain memory that no hardware walks, so flushes only count. A test stands in for
 /// the device: <see cref="MarkDirty"/> sets the dirty bit a DMA write would set.
 /// </summary>
-public sealed class MockDomain : IIommuDomainOps, IIommuPtDriver, IIommuDomainGeometry
+public sealed class MockDomain : IIommuDomainOps, IIommuPtDriver, IIommuDomainGeometry, IIommuDomainResize
 {
     private readonly IPhysicalMemory _memory;
     private readonly MockDomainOptions _options;
@@ -72,6 +72,10 @@ public sealed class MockDomain : IIommuDomainOps, IIommuPtDriver, IIommuDomainGe
     }
 
     public ulong IovaToPhys(ulong iova) => Table.IovaToPhys(iova);
+
+    public Errno Cut(ulong iova) => Table.Cut(iova);
+
+    public Errno Merge(ulong iova, ulong length) => Table.Merge(iova, length);
 
     public void IotlbSync(IotlbGather gather) => Table.IotlbSync(gather);
 
