@@ -101,6 +101,16 @@ internal sealed class DmaDevice : IEventSource
         Schedule(now);
     }
 
+    /// <summary>The run ends: a transaction still held counts its stall up to <paramref name="endNs"/>.</summary>
+    public void Finish(long endNs)
+    {
+        if (_parkedSinceNs < 0)
+            return;
+        _counters.Stalls.Add(endNs - _parkedSinceNs);
+        _trace?.Span(_actor, "stall", (ulong)_parkedSinceNs, (ulong)(endNs - _parkedSinceNs), $"0x{_parkedIova:x} (at the end)");
+        _parkedSinceNs = -1;
+    }
+
     // The next transaction one interval after the last one was due, and never in the past.
     private void Schedule(long now)
     {

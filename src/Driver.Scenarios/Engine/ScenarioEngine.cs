@@ -68,8 +68,9 @@ public sealed class ScenarioEngine : IScenarioEngine
         var trusted = new DmaCounters();
         var targets = new DmaTargets(bed.Layout, state, options.Pattern, options.DmaBytes, Mix(seed, DeviceSeedSalt));
         double interval = 1000.0 / options.DmaRate;
-        clock.Register(new DmaDevice(bed.Machine.Iommu, clock, Testbed.TrustedDeviceId, trusted: true, options.DmaBytes,
-            () => targets.Next(), interval, start, end, trusted, trace, "tdi"));
+        var tdi = new DmaDevice(bed.Machine.Iommu, clock, Testbed.TrustedDeviceId, trusted: true, options.DmaBytes,
+            () => targets.Next(), interval, start, end, trusted, trace, "tdi");
+        clock.Register(tdi);
         var untrusted = new DmaCounters();
         if (options.UntrustedDevice)
         {
@@ -88,7 +89,8 @@ public sealed class ScenarioEngine : IScenarioEngine
             clock.AdvanceTo(next);
             guest.RunNext(next);
         }
-        clock.AdvanceTo(end);
+        clock.AdvanceTo(Math.Max(end, clock.NowNs));
+        tdi.Finish(end);
         cancel.ThrowIfCancellationRequested();
 
         var result = Collect(cell, seed, bed, baseline, firmware, trusted, untrusted, conversions, options, trace);

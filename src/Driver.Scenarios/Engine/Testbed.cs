@@ -27,6 +27,9 @@ internal sealed class Testbed
     public const ushort GuestAsid = 1;
     public const ulong GuestGpaBase = 0x4000_0000;
 
+    /// <summary>The IVRS range behind the IOMMU: both devices and room to spare, a device table of two pages.</summary>
+    private const ushort LastDeviceId = 0x3F;
+
     private const ulong KernelZone = 0x1_0000_0000;
     private const ulong PspZone = 0x1_8000_0000;
     private const ulong PspZoneSize = 16UL << 20;
@@ -68,7 +71,7 @@ internal sealed class Testbed
         // one kernel thread, the one converting; a fault storm would keep its handler looping inside the
         // very window it measures. The log fills and drops events; the devices count every fault anyway.
         Amd = new AmdIommuDriver(Tap, Machine.KernelMemory, Machine.Clock, KernelFrames,
-            new AmdIommuConfig { MmioBase = Machine.IommuMmioBase, HugePagesWithSnp = hugeIoPages }, loggerFactory);
+            new AmdIommuConfig { MmioBase = Machine.IommuMmioBase, HugePagesWithSnp = hugeIoPages, LastDeviceId = LastDeviceId }, loggerFactory);
         Cpu = new Metrics.CountingSnpCpu(Machine.Cpu);
         Sev = new SevDevice(Machine.Mmio, Machine.KernelMemory, Machine.Clock, Cpu, PspFrames, new AmdIommuSnp(Amd),
             new SevDeviceConfig { MmioBase = Machine.PspMmioBase, Tio = true }, loggerFactory);
