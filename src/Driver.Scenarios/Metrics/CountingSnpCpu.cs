@@ -1,4 +1,5 @@
 using Driver.Hw.Interfaces;
+using Driver.Hw.Sev;
 
 namespace Driver.Scenarios.Metrics;
 
@@ -20,4 +21,7 @@ internal sealed class CountingSnpCpu(ISnpCpu cpu) : ISnpCpu
         Psmashes++;
         return cpu.Psmash(spa);
     }
+
+    /// <summary>A lookup, not a change: not counted.</summary>
+    public bool Rmpread(ulong spa, out RmpEntry entry, out bool is2M) => cpu.Rmpread(spa, out entry, out is2M);
 }
