@@ -27,8 +27,16 @@ internal static class ReportCharts
     {
         string[] strategies = [.. cells.Select(c => c.Cell.Strategy).Distinct()];
         RmpGranularity[] rules = [.. cells.Select(c => c.Cell.Rule).Distinct()];
-        var model = new PlotModel { Title = chart.Title, Background = OxyColors.White };
-        model.Legends.Add(new Legend { LegendPosition = LegendPosition.RightTop, LegendPlacement = LegendPlacement.Outside });
+        // Fixed margins and a legend inside the plot: the SVG exporter measures text without a font,
+        // so margins it computes itself cut off the strategy names, the title and the legend.
+        var model = new PlotModel { Title = chart.Title, Background = OxyColors.White, PlotMargins = new OxyThickness(110, 40, 30, 50) };
+        model.Legends.Add(new Legend
+        {
+            LegendPosition = LegendPosition.RightBottom,
+            LegendPlacement = LegendPlacement.Inside,
+            LegendBackground = OxyColor.FromAColor(220, OxyColors.White),
+            LegendBorder = OxyColors.Gray,
+        });
         var categories = new CategoryAxis { Position = AxisPosition.Left, StartPosition = 1, EndPosition = 0, Key = "strategies" };
         categories.Labels.AddRange(strategies);
         model.Axes.Add(categories);
