@@ -2,15 +2,13 @@ using Driver.Kernel;
 using Driver.Kernel.IommuPt;
 using Driver.Kernel.Mm;
 using Driver.Platform.Memory;
-using BaselinePt = Driver.Benchmarks.Baseline.IommuPt;
 
 namespace Driver.Benchmarks;
 
 /// <summary>
 /// The AMDv1 table a benchmark drives. The benchmark is generic over a struct
-/// implementing this, so each instantiation calls its table directly: the
-/// current iommupt and the frozen baseline are compared in one run at no
-/// dispatch cost to either.
+/// implementing this, so each instantiation calls its table directly: two
+/// iommupt versions compare in one run at no dispatch cost to either.
 /// </summary>
 public interface IIommuPtUnderTest<TSelf>
     where TSelf : struct, IIommuPtUnderTest<TSelf>
@@ -56,49 +54,6 @@ public readonly struct Now : IIommuPtUnderTest<Now>
     public void Sync() => _table.IotlbSync(_gather);
 
     private sealed class NoIommu : IIommuPtDriver
-    {
-        public void FlushIotlb(ulong iova, ulong last)
-        {
-        }
-
-        public void ChangeTop(ulong topPa, int topLevel)
-        {
-        }
-    }
-}
-
-/// <summary>The iommupt of commit 3b6d64a, before the one walker (Baseline/), kept to measure against.</summary>
-public readonly struct Base : IIommuPtUnderTest<Base>
-{
-    private readonly BaselinePt.IommuPageTable<BaselinePt.AmdV1Format> _table;
-    private readonly BaselinePt.IotlbGather _gather;
-
-    private Base(BaselinePt.IommuPageTable<BaselinePt.AmdV1Format> table)
-    {
-        _table = table;
-        _gather = new BaselinePt.IotlbGather();
-    }
-
-    public static Base Create(PhysicalMemory memory, FrameAllocator allocator)
-    {
-        var err = BaselinePt.IommuPageTable<BaselinePt.AmdV1Format>.Init(new BaselinePt.PtConfig { TopLevel = 2, DynamicTop = true }, memory, allocator, new NoIommu(), out var table);
-        if (err != Errno.Ok)
-            throw new InvalidOperationException($"setup failed: {err}");
-        return new(table!);
-    }
-
-    public Errno Map(ulong iova, ulong paddr, ulong pgsize, ulong pgcount) =>
-        _table.MapPages(iova, paddr, pgsize, pgcount, BaselinePt.IommuProt.Read | BaselinePt.IommuProt.Write, out _);
-
-    public ulong Unmap(ulong iova, ulong length)
-    {
-        _table.UnmapPages(iova, length, _gather, out ulong unmapped);
-        return unmapped;
-    }
-
-    public void Sync() => _table.IotlbSync(_gather);
-
-    private sealed class NoIommu : BaselinePt.IIommuPtDriver
     {
         public void FlushIotlb(ulong iova, ulong last)
         {
