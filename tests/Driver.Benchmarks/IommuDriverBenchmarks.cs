@@ -37,15 +37,19 @@ public class IommuDriverBenchmarks
     private IommuDomain _strict = null!;
     private IommuDomain _lazy = null!;
     private IommuPageTable<AmdV1Format> _table = null!;
+    private ulong _start;
     private ulong _next;
+    private ulong _unmapped;
 
     private sealed class ShortConfig : ManualConfig
     {
         public ShortConfig()
         {
-            // Fifteen iterations: three (ShortRun's) leave these rows too noisy to compare.
-            AddJob(Job.ShortRun.WithWarmupCount(8).WithIterationCount(15).WithInvocationCount(Invocations).WithUnrollFactor(1).WithId("short"));
-            AddColumn(StatisticColumn.Min);
+            // Fifteen iterations: three (ShortRun's) leave these rows too noisy to compare. A map
+            // iteration lasts about 2 ms, so a few warmups still time Tier-0 code (the rows came
+            // out bimodal); sixty let tiering settle.
+            AddJob(Job.ShortRun.WithWarmupCount(60).WithIterationCount(15).WithInvocationCount(Invocations).WithUnrollFactor(1).WithId("short"));
+            AddColumn(StatisticColumn.Min, StatisticColumn.Median);
         }
     }
 
@@ -80,32 +84,51 @@ public class IommuDriverBenchmarks
             throw new InvalidOperationException($"setup failed: {err}");
     }
 
-    // Each iteration maps fresh IOVA above 1G; the cleanup takes it all down again, tables kept.
+    // Each iteration maps fresh IOVA; the cleanup takes exactly that down again (tables kept)
+    // and fails the run if any call of the iteration did not map its page, so that a row can
+    // never time a refused call.
     [IterationSetup(Targets = [nameof(Raw_Map4K), nameof(Core_Map4K)])]
-    public void SetupMap4K() => _next = 1UL << 30;
+    public void SetupMap4K() => _start = _next = 1UL << 30;
 
     [IterationSetup(Targets = [nameof(Raw_Map2M), nameof(Core_Map2M)])]
-    public void SetupMap2M() => _next = 1UL << 33;
+    public void SetupMap2M() => _start = _next = 1UL << 33;
 
     [IterationCleanup(Targets = [nameof(Raw_Map4K), nameof(Core_Map4K), nameof(Raw_Map2M), nameof(Core_Map2M)])]
-    public void CleanupMap() => _core.Unmap(_domain, 1UL << 30, _next - (1UL << 30));
+    public void CleanupMap() => Expect("unmapped after the map rows", _core.Unmap(_domain, _start, _next - _start), _next - _start);
 
     [IterationSetup(Targets = [nameof(Raw_Unmap4K), nameof(Core_Unmap4K)])]
-    public void SetupUnmap4K() => MapRun(1UL << 30, K4);
+    public void SetupUnmap4K() => MapLeaves(_table, 1UL << 30, K4);
 
     [IterationSetup(Targets = [nameof(Raw_Unmap2M), nameof(Core_Unmap2M)])]
-    public void SetupUnmap2M() => MapRun(1UL << 33, M2);
+    public void SetupUnmap2M() => MapLeaves(_table, 1UL << 33, M2);
 
-    // Leaves of exactly `size`, so that each unmap takes one whole leaf (the core would map larger pages).
-    private void MapRun(ulong start, ulong size)
+    [IterationCleanup(Targets = [nameof(Raw_Unmap4K), nameof(Core_Unmap4K), nameof(Raw_Unmap2M), nameof(Core_Unmap2M),
+        nameof(Strict_Unmap4K), nameof(Lazy_Unmap4K)])]
+    public void CleanupUnmap() => Expect("unmapped by the unmap rows", _unmapped, _next - _start);
+
+    // Leaves of exactly `size`, each its own call with a gap in the output address after it, so
+    // that iommupt cannot fold a run into one larger leaf (it picks the largest size a contiguous
+    // run allows) and each timed unmap removes one leaf of `size`.
+    private void MapLeaves(IommuPageTable<AmdV1Format> table, ulong start, ulong size)
     {
         // Whatever an earlier iteration left (the first one runs a single invocation) goes first,
         // leaf by leaf, since an unmap stops at the first hole.
         for (ulong i = 0; i < Invocations; i++)
-            _table.UnmapPages(start + (i * size), size, _gather, out _);
-        _table.IotlbSync(_gather);
-        Check(_table.MapPages(start, Oa, size, Invocations, Prot, out _));
-        _next = start;
+            table.UnmapPages(start + (i * size), size, _gather, out _);
+        table.IotlbSync(_gather);
+        for (ulong i = 0; i < Invocations; i++)
+        {
+            Check(table.MapPages(start + (i * size), Oa + (2 * i * size), size, 1, Prot, out ulong mapped));
+            Expect("mapped by the setup", mapped, size);
+        }
+        _start = _next = start;
+        _unmapped = 0;
+    }
+
+    private static void Expect(string what, ulong got, ulong want)
+    {
+        if (got != want)
+            throw new InvalidOperationException($"{what}: {got:#x} bytes, expected {want:#x}");
     }
 
     [Benchmark(Baseline = true), BenchmarkCategory("map 4K")]
@@ -139,30 +162,32 @@ public class IommuDriverBenchmarks
     [Benchmark(Baseline = true), BenchmarkCategory("unmap 4K")]
     public void Raw_Unmap4K()
     {
-        _table.UnmapPages(_next, K4, _gather, out _);
+        _table.UnmapPages(_next, K4, _gather, out ulong unmapped);
         _table.IotlbSync(_gather);
+        _unmapped += unmapped;
         _next += K4;
     }
 
     [Benchmark, BenchmarkCategory("unmap 4K")]
     public void Core_Unmap4K()
     {
-        _core.Unmap(_domain, _next, K4);
+        _unmapped += _core.Unmap(_domain, _next, K4);
         _next += K4;
     }
 
     [Benchmark(Baseline = true), BenchmarkCategory("unmap 2M")]
     public void Raw_Unmap2M()
     {
-        _table.UnmapPages(_next, M2, _gather, out _);
+        _table.UnmapPages(_next, M2, _gather, out ulong unmapped);
         _table.IotlbSync(_gather);
+        _unmapped += unmapped;
         _next += M2;
     }
 
     [Benchmark, BenchmarkCategory("unmap 2M")]
     public void Core_Unmap2M()
     {
-        _core.Unmap(_domain, _next, M2);
+        _unmapped += _core.Unmap(_domain, _next, M2);
         _next += M2;
     }
 
@@ -174,26 +199,21 @@ public class IommuDriverBenchmarks
 
     private void MapFresh(IommuDomain domain)
     {
-        var table = ((AmdProtectionDomain)domain.Ops!).Table;
         Check(_core.FlushQueue(domain));
-        for (ulong i = 0; i < Invocations; i++)
-            table.UnmapPages((1UL << 30) + (i * K4), K4, _gather, out _);
-        table.IotlbSync(_gather);
-        Check(table.MapPages(1UL << 30, Oa, K4, Invocations, Prot, out _));
-        _next = 1UL << 30;
+        MapLeaves(((AmdProtectionDomain)domain.Ops!).Table, 1UL << 30, K4);
     }
 
     [Benchmark(Baseline = true), BenchmarkCategory("unmap 4K, strict vs lazy")]
     public void Strict_Unmap4K()
     {
-        _core.Unmap(_strict, _next, K4);
+        _unmapped += _core.Unmap(_strict, _next, K4);
         _next += K4;
     }
 
     [Benchmark, BenchmarkCategory("unmap 4K, strict vs lazy")]
     public void Lazy_Unmap4K()
     {
-        _core.Unmap(_lazy, _next, K4);
+        _unmapped += _core.Unmap(_lazy, _next, K4);
         _next += K4;
     }
 
