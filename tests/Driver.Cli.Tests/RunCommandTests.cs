@@ -179,6 +179,37 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public void A_latency_with_no_sample_reads_as_a_dash_not_as_zero()
+    {
+        // fw-smash completes no round trip here and nothing stalls under force-4k: their
+        // percentiles have no sample, and 0 us would read as "instant".
+        var engine = new MetricsEngine(cell => cell.Strategy == StrategyNames.FwSmash
+            ? new RunMetrics { DmaCompleted = 10, DmaStalled = 4, StallP99Ns = 7_000 }
+            : new RunMetrics { DmaCompleted = 10, Conversions = 2, ConversionP50Ns = 3_000, ConversionP99Ns = 5_000 });
+        using var run = new RunHarness(engine);
+        (int code, string output, _) = run.Run("run", "--strategy", "fw-smash,force-4k", "--rule", "AmdToday", "--seeds", "2", "--report", run.File("report"));
+        code.ShouldBe(0);
+        string[] header = Cells(output.Split('\n').First(l => l.StartsWith("│ strategy", StringComparison.Ordinal)));
+        string[] fwSmash = Cells(output.Split('\n').First(l => l.StartsWith("│ fw-smash ", StringComparison.Ordinal)));
+        string[] force4K = Cells(output.Split('\n').First(l => l.StartsWith("│ force-4k ", StringComparison.Ordinal)));
+        int convP50 = Array.IndexOf(header, "conv p50");
+        int stallP99 = Array.IndexOf(header, "stall p99");
+        (fwSmash[convP50], fwSmash[stallP99], force4K[convP50], force4K[stallP99]).ShouldBe(("-", "7", "3", "-"));
+        string html = File.ReadAllText(Path.Combine(run.File("report"), "index.html"));
+        html.ShouldContain("<td>fw-smash</td><td>AmdToday</td><td>10</td>");
+        html.ShouldContain("<td>-</td>");
+
+        static string[] Cells(string line) => [.. line.Split('│').Select(c => c.Trim())];
+    }
+
+    /// <summary>The same metrics for every seed of a cell, chosen by the test.</summary>
+    private sealed class MetricsEngine(Func<CellKey, RunMetrics> metrics) : IScenarioEngine
+    {
+        public RunResult Run(ScenarioOptions options, CellKey cell, ulong seed, ITraceSink? trace = null, CancellationToken cancel = default) =>
+            new(cell, seed, metrics(cell), []);
+    }
+
+    [Fact]
     public void The_tables_of_a_sweep_fit_a_160_column_terminal_without_cutting_anything()
     {
         using var run = new RunHarness();

@@ -29,9 +29,21 @@ internal static class MetricText
         return value.ToString(format, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>What people read for a statistic with no sample in the cell: not a value of 0.</summary>
+    public const string NoSample = "-";
+
     public static string Header(MetricField field) => field.Unit == MetricUnit.Nanoseconds ? field.Header + " (us)" : field.Header;
 
-    /// <summary>The median, and when the seeds disagree the range under it.</summary>
-    public static (string Median, string? Range) Spread(MetricField field, Spread spread, bool compact = false) =>
-        (Value(field, spread.Median, compact), spread.IsPoint ? null : Value(field, spread.Min, compact) + ".." + Value(field, spread.Max, compact));
+    /// <summary>The cell's median, and when the seeds disagree the range under it; <see cref="NoSample"/> alone when no seed recorded a sample.</summary>
+    public static (string Median, string? Range) Spread(MetricField field, CellSummary cell, bool compact = false)
+    {
+        if (!cell.HasSamples(field))
+            return (NoSample, null);
+        Spread spread = cell[field];
+        return (Value(field, spread.Median, compact), spread.IsPoint ? null : Value(field, spread.Min, compact) + ".." + Value(field, spread.Max, compact));
+    }
+
+    /// <summary>min..max over the seeds, or <see cref="NoSample"/>.</summary>
+    public static string Range(MetricField field, CellSummary cell, bool compact = false) =>
+        cell.HasSamples(field) ? Value(field, cell[field].Min, compact) + ".." + Value(field, cell[field].Max, compact) : NoSample;
 }

@@ -8,6 +8,7 @@ namespace Driver.Cli.Output;
 /// median over the seeds, except violations, which are the total (one seed's violation must not
 /// vanish in a median). A sweep of several seeds adds a second: the range of the metrics that
 /// vary most between interleavings. Every metric's min, median and max is in --json and --report.
+/// A percentile or maximum over samples that no seed recorded reads "-".
 /// </summary>
 internal static class SweepTable
 {
@@ -33,7 +34,7 @@ internal static class SweepTable
                     continue;
                 }
 
-                row.Add(Markup.Escape(MetricText.Value(field, cell[field].Median, compact: true)));
+                row.Add(Markup.Escape(MetricText.Spread(field, cell, compact: true).Median));
             }
 
             table.AddRow([.. row]);
@@ -55,7 +56,7 @@ internal static class SweepTable
         {
             var row = new List<string> { Markup.Escape(cell.Cell.Strategy), cell.Cell.Rule.ToString() };
             foreach (MetricField field in fields)
-                row.Add(Markup.Escape(MetricText.Value(field, cell[field].Min, compact: true) + ".." + MetricText.Value(field, cell[field].Max, compact: true)));
+                row.Add(Markup.Escape(MetricText.Range(field, cell, compact: true)));
             table.AddRow([.. row]);
         }
 

@@ -31,7 +31,7 @@ internal static class ReportWriter
         html.Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}")
             .Append("th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}small{color:#777}.finding{color:#b00;font-weight:bold}code{background:#f4f4f4}</style>\n</head>\n<body>\n");
         html.Append("<h1>driver run</h1>\n<p>").Append(E(WorkloadLine(result))).Append("</p>\n");
-        html.Append("<p>Values are medians over the seeds of each cell, the range (min..max) beneath; times are simulated microseconds.</p>\n");
+        html.Append("<p>Values are medians over the seeds of each cell, the range (min..max) beneath; times are simulated microseconds; - marks a statistic with no sample (no stall, no completed conversion).</p>\n");
         html.Append("<table>\n<tr><th>strategy</th><th>rule</th>");
         foreach (MetricField field in MetricFields.All)
             html.Append("<th>").Append(E(MetricText.Header(field))).Append("</th>");
@@ -41,7 +41,7 @@ internal static class ReportWriter
             html.Append("<tr><td>").Append(E(cell.Cell.Strategy)).Append("</td><td>").Append(E(cell.Cell.Rule.ToString())).Append("</td>");
             foreach (MetricField field in MetricFields.All)
             {
-                (string median, string? range) = MetricText.Spread(field, cell[field]);
+                (string median, string? range) = MetricText.Spread(field, cell);
                 html.Append("<td>").Append(E(median));
                 if (range != null)
                     html.Append("<br><small>").Append(E(range)).Append("</small>");

@@ -10,8 +10,9 @@ public sealed class MetricField
     private readonly Func<RunMetrics, double> _get;
     private readonly Func<RunMetrics, double, RunMetrics> _with;
 
-    private MetricField(string key, string header, MetricUnit unit, bool inTable, bool integer, Func<RunMetrics, double> get, Func<RunMetrics, double, RunMetrics> with)
+    private MetricField(string key, string header, MetricUnit unit, bool inTable, bool integer, Func<RunMetrics, double> get, Func<RunMetrics, double, RunMetrics> with, string? sampledBy)
     {
+        SampledBy = sampledBy;
         Key = key;
         Header = header;
         Unit = unit;
@@ -33,11 +34,18 @@ public sealed class MetricField
 
     public bool IsInteger { get; }
 
-    public static MetricField Integer(string key, string header, MetricUnit unit, bool inTable, Func<RunMetrics, long> get, Func<RunMetrics, long, RunMetrics> with) =>
-        new(key, header, unit, inTable, integer: true, m => get(m), (m, v) => with(m, checked((long)v)));
+    /// <summary>
+    /// For a statistic over recorded samples (a percentile, a maximum): the key of the count metric
+    /// that says how many there were. Where it is 0 the value (written as 0 in the files) means
+    /// "no sample", and people read "-" rather than a latency of 0.
+    /// </summary>
+    public string? SampledBy { get; }
+
+    public static MetricField Integer(string key, string header, MetricUnit unit, bool inTable, Func<RunMetrics, long> get, Func<RunMetrics, long, RunMetrics> with, string? sampledBy = null) =>
+        new(key, header, unit, inTable, integer: true, m => get(m), (m, v) => with(m, checked((long)v)), sampledBy);
 
     public static MetricField Real(string key, string header, MetricUnit unit, bool inTable, Func<RunMetrics, double> get, Func<RunMetrics, double, RunMetrics> with) =>
-        new(key, header, unit, inTable, integer: false, get, with);
+        new(key, header, unit, inTable, integer: false, get, with, sampledBy: null);
 
     public double Get(RunMetrics metrics) => _get(metrics);
 

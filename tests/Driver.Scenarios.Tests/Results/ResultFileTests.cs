@@ -36,6 +36,36 @@ public sealed class ResultFileTests
     }
 
     [Fact]
+    public void A_statistic_over_samples_names_the_count_that_says_whether_there_were_any()
+    {
+        MetricFields.All.Where(f => f.SampledBy != null).Select(f => f.Key + "<-" + f.SampledBy).ShouldBe(
+        [
+            "stall_p50_ns<-dma_stalled", "stall_p99_ns<-dma_stalled", "stall_max_ns<-dma_stalled",
+            "conversion_p50_ns<-conversions", "conversion_p99_ns<-conversions",
+        ]);
+        foreach (MetricField field in MetricFields.All.Where(f => f.SampledBy != null))
+            MetricFields.Get(field.SampledBy!).IsInteger.ShouldBeTrue(field.Key);
+    }
+
+    [Fact]
+    public void A_cell_has_samples_of_a_statistic_when_any_of_its_seeds_recorded_one()
+    {
+        MetricField p50 = MetricFields.Get("conversion_p50_ns");
+        MetricField completed = MetricFields.Get("dma_completed");
+        CellSummary Cell(params long[] conversions)
+        {
+            var cell = new CellKey(StrategyNames.FwSmash, RmpGranularity.AmdToday);
+            RunResult[] runs = [.. conversions.Select((c, i) => new RunResult(cell, (ulong)i, new RunMetrics { Conversions = c, DmaCompleted = 5 }, []))];
+            var sweep = new SweepDefinition(Sweep.Options, [StrategyNames.FwSmash], [RmpGranularity.AmdToday], 0, runs.Length);
+            return new SweepResult(sweep, Shard.Whole, runs).Summarise().Single();
+        }
+
+        Cell(0, 0).HasSamples(p50).ShouldBeFalse();
+        Cell(0, 3).HasSamples(p50).ShouldBeTrue();
+        Cell(0, 0).HasSamples(completed).ShouldBeTrue();
+    }
+
+    [Fact]
     public void A_result_reads_back_to_the_same_result_and_the_same_bytes()
     {
         SweepResult result = Result(Shard.Whole);
