@@ -7,13 +7,29 @@ public sealed partial class IoPageTable
 {
     public IReadOnlyList<IIoptAccess> Accesses => _accesses;
 
-    public void AddAccess(IIoptAccess access)
+    /// <summary>
+    /// iopt_add_access: ENOMEM when the list entry cannot be allocated; EADDRINUSE, with the
+    /// access not added, when an area does not meet the alignment the access raises the table to.
+    /// </summary>
+    public Errno AddAccess(IIoptAccess access)
     {
         ArgumentNullException.ThrowIfNull(access);
+        if (Fault())
+            return Errno.ENOMEM;
         _accesses.Add(access);
+        var err = RecalculateAlignment();
+        if (err != Errno.Ok)
+            _accesses.Remove(access);
+        return err;
     }
 
-    public void RemoveAccess(IIoptAccess access) => _accesses.Remove(access);
+    /// <summary>iopt_remove_access: the alignment falls back to what the domains and the other accesses need.</summary>
+    public void RemoveAccess(IIoptAccess access)
+    {
+        if (!_accesses.Remove(access))
+            throw new InvalidOperationException("BUG: removing an access the table does not have");
+        RecalculateAlignment();
+    }
 
     /// <summary>Pages a pin of iova..iova+length-1 returns: one per 4K page the range touches.</summary>
     public static int PagesOf(ulong iova, ulong length) => (int)(((iova + length - 1) / PageSize) - (iova / PageSize) + 1);

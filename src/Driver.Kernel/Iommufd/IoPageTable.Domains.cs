@@ -120,11 +120,14 @@ public sealed partial class IoPageTable
         RecalculateAlignment();
     }
 
+    // iopt_calculate_iova_alignment: the largest need of the huge-page option, the domains and the accesses.
     private Errno RecalculateAlignment()
     {
         ulong alignment = DisableLargePages ? PageSize : 1;
         foreach (var domain in _domains)
             alignment = Math.Max(alignment, 1UL << BitOperations.TrailingZeroCount(domain.Ops!.PageSizeBitmap));
+        foreach (var access in _accesses)
+            alignment = Math.Max(alignment, access.IovaAlignment);
         if (alignment > IovaAlignment)
         {
             var err = CheckAlignment(alignment);

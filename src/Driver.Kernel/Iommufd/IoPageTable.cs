@@ -42,7 +42,7 @@ public sealed partial class IoPageTable
 
     public IReadOnlyList<IommuDomain> Domains => _domains;
 
-    /// <summary>What IOVA, lengths and page offsets must be aligned to: 1 until a domain or the huge-page option says more.</summary>
+    /// <summary>What IOVA, lengths and page offsets must be aligned to: 1 until a domain, a pinning access or the huge-page option says more.</summary>
     public ulong IovaAlignment { get; private set; } = 1;
 
     /// <summary>IOMMU_OPTION_HUGE_PAGES off: domains are filled page by page.</summary>

@@ -18,7 +18,11 @@ public sealed partial class IommufdContext
         return Errno.Ok;
     }
 
-    /// <summary>iommufd_access_attach: EINVAL when already attached; ENOENT for a bad IOAS.</summary>
+    /// <summary>
+    /// iommufd_access_attach: EINVAL when already attached; ENOENT for a bad IOAS; then
+    /// iopt_add_access: ENOMEM, or EADDRINUSE when an area does not meet the alignment the
+    /// access needs (a page for one that pins), with nothing changed.
+    /// </summary>
     public Errno AccessAttach(IommufdAccess access, uint ioasId)
     {
         ArgumentNullException.ThrowIfNull(access);
@@ -27,21 +31,25 @@ public sealed partial class IommufdContext
         var err = GetIoas(ioasId, out var ioas);
         if (err != Errno.Ok)
             return err;
-        ioas!.AddUser();
-        ioas.Iopt.AddAccess(access);
+        err = ioas!.Iopt.AddAccess(access);
+        if (err != Errno.Ok)
+            return err;
+        ioas.AddUser();
         access.Ioas = ioas;
+        access.IoasUnpin = ioas;
         return Errno.Ok;
     }
 
-    /// <summary>iommufd_access_detach: the access stops using its IOAS (EINVAL when it has none).</summary>
+    /// <summary>
+    /// iommufd_access_detach: the access stops using its IOAS (EINVAL when it has none); its
+    /// user is first asked to unpin everything (unmap of 0 with length <see cref="ulong.MaxValue"/>).
+    /// </summary>
     public Errno AccessDetach(IommufdAccess access)
     {
         ArgumentNullException.ThrowIfNull(access);
-        if (access.Ioas is not { } ioas)
+        if (access.Ioas is null)
             return Errno.EINVAL;
-        ioas.Iopt.RemoveAccess(access);
-        ioas.RemoveUser();
-        access.Ioas = null;
+        access.DetachIoas();
         return Errno.Ok;
     }
 
@@ -61,12 +69,15 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>
-    /// iommufd_access_pin_pages, in Linux's order: EINVAL for length 0, EOVERFLOW past the end,
-    /// ENOENT without an IOAS; then <see cref="IoPageTable.AccessPin"/>.
+    /// iommufd_access_pin_pages, in Linux's order: EINVAL for an access whose ops do not need
+    /// pin_pages, EINVAL for length 0, EOVERFLOW past the end, ENOENT without an IOAS; then
+    /// <see cref="IoPageTable.AccessPin"/>.
     /// </summary>
     public Errno AccessPin(IommufdAccess access, ulong iova, ulong length, bool write, Span<ulong> pfns)
     {
         ArgumentNullException.ThrowIfNull(access);
+        if (access.IovaAlignment != IoPageTable.PageSize)
+            return Errno.EINVAL;
         var err = CheckRange(iova, length);
         if (err != Errno.Ok)
             return err;
@@ -78,11 +89,14 @@ public sealed partial class IommufdContext
     private static Errno CheckRange(ulong iova, ulong length) =>
         length == 0 ? Errno.EINVAL : iova + (length - 1) < iova ? Errno.EOVERFLOW : Errno.Ok;
 
-    /// <summary>iommufd_access_unpin_pages: undoes one pin of the same range.</summary>
+    /// <summary>
+    /// iommufd_access_unpin_pages: undoes one pin of the same range, in the IOAS the pin was taken
+    /// from (also while a detach asks the user to let go); nothing once detached.
+    /// </summary>
     public void AccessUnpin(IommufdAccess access, ulong iova, ulong length)
     {
         ArgumentNullException.ThrowIfNull(access);
-        access.Ioas?.Iopt.AccessUnpin(iova, length);
+        access.IoasUnpin?.Iopt.AccessUnpin(iova, length);
     }
 
     /// <summary>

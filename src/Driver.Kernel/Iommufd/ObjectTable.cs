@@ -25,10 +25,13 @@ public sealed class ObjectTable
             throw new InvalidOperationException("BUG: the object is already in a table");
         // xa_alloc takes the lowest free index; searching from the last hand-out keeps that cheap.
         uint id = _next;
-        while (_objects.ContainsKey(id))
+        while (true)
         {
-            if (id == int.MaxValue)
+            // Past the limit whether the last id is taken or was the last one handed out.
+            if (id > int.MaxValue)
                 return Errno.EBUSY;
+            if (!_objects.ContainsKey(id))
+                break;
             id++;
         }
         obj.Id = id;
@@ -50,7 +53,8 @@ public sealed class ObjectTable
     public void Abort(IommufdObject obj)
     {
         ArgumentNullException.ThrowIfNull(obj);
-        if (obj.Finalized || !_objects.Remove(obj.Id))
+        // Only the reserved object itself: an id alone may name another object (of another table).
+        if (obj.Finalized || !_objects.TryGetValue(obj.Id, out var held) || held != obj || !_objects.Remove(obj.Id))
             throw new InvalidOperationException("BUG: aborting an object that is not reserved");
         Release(obj.Id);
         obj.Id = 0;

@@ -230,7 +230,7 @@ public sealed class GuestMemfdBindingTests
     {
         var g = new GuestMemfdRig();
         g.Bind(0, 2 * M2).ShouldBe(Errno.Ok);
-        g.Rig.Ctx.AccessCreate(Mock.Of<IIommufdAccessOps>(), out var access).ShouldBe(Errno.Ok);
+        g.Rig.Ctx.AccessCreate(Mock.Of<IIommufdAccessOps>(o => o.NeedsPinPages), out var access).ShouldBe(Errno.Ok);
         g.Rig.Ctx.AccessAttach(access!, g.Ioas).ShouldBe(Errno.Ok);
         var pfns = new ulong[1];
         g.Rig.Ctx.AccessPin(access!, Iova, K4, false, pfns).ShouldBe(Errno.EOPNOTSUPP);

@@ -9,7 +9,16 @@ internal sealed class TestAccessOps(IommufdContext ctx) : IIommufdAccessOps
 {
     public List<(ulong Iova, ulong Length)> Pins { get; } = [];
 
+    public bool NeedsPinPages { get; init; } = true;
+
     public bool Stubborn { get; set; }
+
+    /// <summary>Lets go of a pin the test recorded in <see cref="Pins"/>.</summary>
+    public void Unpin(IommufdAccess access, ulong iova, ulong length)
+    {
+        Pins.Remove((iova, length)).ShouldBeTrue("the test pinned it");
+        ctx.AccessUnpin(access, iova, length);
+    }
 
     public void Unmap(IommufdAccess access, ulong iova, ulong length)
     {
@@ -55,7 +64,7 @@ public abstract partial class IoasFixture
         Rig.Ctx.AccessPin(access, Base, 0, write: false, pfns).ShouldBe(Errno.EINVAL);
         Rig.Ctx.AccessPin(access, ulong.MaxValue, 2, write: false, pfns).ShouldBe(Errno.EOVERFLOW);
         U.Destroy(IoasId).ShouldBe(Errno.EBUSY, "the access holds the IOAS");
-        Rig.Ctx.AccessUnpin(access, Base + Pg, 4 * Pg);
+        ops.Unpin(access, Base + Pg, 4 * Pg);
         Rig.Pages.TotalPins.ShouldBe(MockDomains == 0 ? 0 : 16);
         Rig.Ctx.AccessDestroy(access).ShouldBe(Errno.Ok);
         Rig.CheckNoLeak();
@@ -170,7 +179,7 @@ public abstract partial class IoasFixture
             Rig.Mm.TryTranslate(Buffer + ((ulong)(i + 1) * Pg), out ulong pfn);
             pfns[i].ShouldBe(pfn);
         }
-        Rig.Ctx.AccessUnpin(access, Base + Pg, Pg + 1);
+        ops.Unpin(access, Base + Pg, Pg + 1);
         Rig.Pages.TotalPins.ShouldBe(pins);
         Rig.Ctx.AccessDestroy(access);
         Rig.CheckNoLeak();
@@ -190,21 +199,14 @@ public abstract partial class IoasFixture
         Rig.Mm.TryTranslate(Buffer + Pg, out ulong a);
         Rig.Mm.TryTranslate(Buffer + (8 * Pg), out ulong b);
         pfns[..2].ShouldBe([a, b]);
-        Rig.Ctx.AccessUnpin(access, Base + Pg, 2 * Pg);
+        ops.Unpin(access, Base + Pg, 2 * Pg);
         if (MockDomains == 0)
         {
-            // Without a domain areas may end inside a page: a pin cannot run on across that end.
+            // The pinning access keeps even a domain-less IOAS in whole pages (iopt_calculate_iova_alignment).
             iova = Base + (16 * Pg);
-            U.IoasMap(IoasId, Buffer + (16 * Pg), Pg + (Pg / 2), ref iova).ShouldBe(Errno.Ok);
+            U.IoasMap(IoasId, Buffer + (16 * Pg), Pg + (Pg / 2), ref iova).ShouldBe(Errno.EINVAL);
             iova = Base + (17 * Pg) + (Pg / 2);
-            U.IoasMap(IoasId, Buffer + (24 * Pg) + (Pg / 2), Pg / 2, ref iova).ShouldBe(Errno.Ok);
-            long pins = Rig.Pages.TotalPins;
-            Rig.Ctx.AccessPin(access, Base + (16 * Pg), 2 * Pg, write: false, pfns).ShouldBe(Errno.EINVAL);
-            Rig.Pages.TotalPins.ShouldBe(pins, "nothing was pinned");
-            Rig.Ctx.AccessPin(access, Base + (16 * Pg), Pg + (Pg / 2), write: false, pfns).ShouldBe(Errno.Ok, "ending where the area ends is fine");
-            Rig.Ctx.AccessUnpin(access, Base + (16 * Pg), Pg + (Pg / 2));
-            var data = new byte[Pg];
-            Rig.Ctx.AccessRw(access, Base + (17 * Pg), data, write: false).ShouldBe(Errno.Ok, "access_rw has no alignment rule");
+            U.IoasMap(IoasId, Buffer + (24 * Pg) + (Pg / 2), Pg, ref iova).ShouldBe(Errno.EINVAL);
         }
         Rig.Ctx.AccessDestroy(access);
         Rig.CheckNoLeak();
@@ -239,7 +241,7 @@ public abstract partial class IoasFixture
         Rig.Ctx.AccessRw(access, Base + 5, [1, 2, 3], write: true).ShouldBe(Errno.Ok);
         Rig.Ctx.AccessPin(access, Base, 2 * Pg, write: true, pfns).ShouldBe(Errno.Ok);
         ops.Pins.Add((Base, 2 * Pg));
-        Rig.Ctx.AccessUnpin(access, Base, 2 * Pg);
+        ops.Unpin(access, Base, 2 * Pg);
         Rig.Ctx.AccessDestroy(access);
         Rig.CheckNoLeak();
     }

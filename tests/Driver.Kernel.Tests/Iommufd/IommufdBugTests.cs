@@ -35,6 +35,8 @@ public class IommufdBugTests
 
     private sealed class NoOps : IIommufdAccessOps
     {
+        public bool NeedsPinPages => false;
+
         public void Unmap(IommufdAccess access, ulong iova, ulong length)
         {
         }
