@@ -7,7 +7,8 @@ namespace Driver.Kernel.Kvm;
 /// </summary>
 internal sealed class SnpRmpBlock
 {
-    private readonly ulong[] _assigned = new ulong[SnpGuestMemfdArch.PagesPer2M / 64];
+    // Which 4K entries are assigned; none until the run holds 4K entries (a run of one 2M entry needs none).
+    private ulong[]? _assigned;
 
     /// <summary>The run is one 2M entry assigned to the guest.</summary>
     public bool Whole { get; set; }
@@ -22,14 +23,15 @@ internal sealed class SnpRmpBlock
 
     public bool Empty => !Whole && AssignedCount == 0;
 
-    public bool IsAssigned(int page) => Whole || (_assigned[page >> 6] & (1UL << (page & 63))) != 0;
+    public bool IsAssigned(int page) => Whole || (_assigned is { } a && (a[page >> 6] & (1UL << (page & 63))) != 0);
 
     public void SetAssigned(int page, bool assigned)
     {
         ulong bit = 1UL << (page & 63);
-        bool was = (_assigned[page >> 6] & bit) != 0;
+        bool was = _assigned is { } a && (a[page >> 6] & bit) != 0;
         if (was == assigned)
             return;
+        _assigned ??= new ulong[SnpGuestMemfdArch.PagesPer2M / 64];
         _assigned[page >> 6] ^= bit;
         AssignedCount += assigned ? 1 : -1;
     }
@@ -38,7 +40,7 @@ internal sealed class SnpRmpBlock
     public void Clear()
     {
         Whole = false;
-        Array.Clear(_assigned);
+        _assigned = null;
         AssignedCount = 0;
     }
 
@@ -46,7 +48,10 @@ internal sealed class SnpRmpBlock
     public void SetRun(bool whole)
     {
         Whole = whole;
-        Array.Fill(_assigned, whole ? 0UL : ulong.MaxValue);
+        if (whole)
+            _assigned = null;
+        else
+            Array.Fill(_assigned ??= new ulong[SnpGuestMemfdArch.PagesPer2M / 64], ulong.MaxValue);
         AssignedCount = whole ? 0 : SnpGuestMemfdArch.PagesPer2M;
     }
 }

@@ -40,5 +40,15 @@ public sealed class FaultInjectingFrameAllocator : IFrameAllocator
         return _inner.TryAllocContiguous(frames, out pa);
     }
 
+    public bool TryAllocAligned(int frames, out ulong pa)
+    {
+        if (_failNth.ShouldFail())
+        {
+            pa = 0;
+            return false;
+        }
+        return _inner.TryAllocAligned(frames, out pa);
+    }
+
     public void Free(ulong pa) => _inner.Free(pa);
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Driver.Hw.Interfaces;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,6 +21,7 @@ public sealed class FrameAllocator : IFrameAllocator
     private readonly Lock _lock = new();
     private readonly ILogger _logger;
     private ulong _nextUntouched;
+    private ulong _searchHint;
     private long _inUse;
     private long _peak;
     private long _totalAllocs;
@@ -72,6 +74,8 @@ public sealed class FrameAllocator : IFrameAllocator
         ulong index;
         lock (_lock)
         {
+            while (_freed.Count > 0 && IsSet(_freed.Peek()))
+                _freed.Pop();
             if (_freed.Count > 0)
                 index = _freed.Pop();
             else if (_nextUntouched < _frameCount)
@@ -83,6 +87,8 @@ public sealed class FrameAllocator : IFrameAllocator
                 return false;
             }
             _allocated[index / 64] |= 1UL << (int)(index % 64);
+            if (index == _searchHint)
+                _searchHint++;
             _inUse++;
             _totalAllocs++;
             if (_inUse > _peak)
@@ -97,60 +103,147 @@ public sealed class FrameAllocator : IFrameAllocator
     public bool TryAllocContiguous(int frames, out ulong pa)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(frames, 1);
+        return TryAllocRun((ulong)frames, 1, out pa);
+    }
+
+    /// <summary>An aligned run found in the bitmap itself: no frames taken beyond the folio.</summary>
+    public bool TryAllocAligned(int frames, out ulong pa)
+    {
+        if (frames < 1 || (frames & (frames - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(frames), "an aligned run is a power of two of frames");
+        return TryAllocRun((ulong)frames, (ulong)frames, out pa);
+    }
+
+    private bool TryAllocRun(ulong frames, ulong align, out ulong pa)
+    {
         ulong first;
         lock (_lock)
         {
-            if (!TryFindFreeRun((ulong)frames, out first))
+            if (!TryFindFreeRun(frames, align, out first))
             {
-                Log.NoContiguousRun(_logger, frames, _base);
+                Log.NoContiguousRun(_logger, (int)frames, _base);
                 pa = 0;
                 return false;
             }
-            ulong end = first + (ulong)frames;
-            // Untouched frames skipped over become ordinary free frames; the run leaves the free stack.
+            ulong end = first + frames;
+            // Untouched frames skipped over become ordinary free frames. The run's frames may still sit on
+            // the free stack: TryAlloc skips them there (their bit is set), and a compaction drops them.
             for (ulong i = _nextUntouched; i < first; i++)
                 _freed.Push(i);
             if (end > _nextUntouched)
                 _nextUntouched = end;
-            var rest = _freed.Where(i => i < first || i >= end).Reverse().ToArray();
-            _freed.Clear();
-            foreach (ulong i in rest)
-                _freed.Push(i);
-            for (ulong i = first; i < end; i++)
-                _allocated[i / 64] |= 1UL << (int)(i % 64);
-            _inUse += frames;
-            _totalAllocs += frames;
+            SetRange(first, end);
+            if (first == _searchHint)
+                _searchHint = end;
+            _inUse += (long)frames;
+            _totalAllocs += (long)frames;
             if (_inUse > _peak)
                 _peak = _inUse;
+            CompactFreedIfStale();
         }
         pa = _base + (first << Page.Shift);
-        _memory.Fill(pa, (ulong)frames << Page.Shift, 0);
-        for (int i = 0; i < frames; i++)
-            FrameAllocated?.Invoke(pa + ((ulong)i << Page.Shift));
+        _memory.Fill(pa, frames << Page.Shift, 0);
+        if (FrameAllocated is { } allocated)
+        {
+            for (ulong i = 0; i < frames; i++)
+                allocated(pa + (i << Page.Shift));
+        }
         return true;
     }
 
-    // First fit over the bitmap; frames at or past _nextUntouched are free by construction.
-    private bool TryFindFreeRun(ulong frames, out ulong first)
+    // First fit over the bitmap, a word at a time, from the search hint (every frame below it is
+    // allocated); frames at or past _nextUntouched are free by construction. A candidate start is
+    // aligned in physical address to `align` frames.
+    private bool TryFindFreeRun(ulong frames, ulong align, out ulong first)
     {
-        ulong run = 0;
-        for (ulong i = 0; i < _frameCount; i++)
+        ulong baseFrame = _base >> Page.Shift;
+        ulong i = FindClear(_searchHint);
+        _searchHint = i;
+        while (true)
         {
-            if (i >= _nextUntouched && _frameCount - i >= frames - run)
+            i = AlignUp(i, baseFrame, align);
+            if (i >= _frameCount || _frameCount - i < frames)
             {
-                first = i - run;
+                first = 0;
+                return false;
+            }
+            ulong end = i + frames;
+            ulong set = FindSet(i, Math.Min(end, _nextUntouched));
+            if (set >= Math.Min(end, _nextUntouched))
+            {
+                first = i;
                 return true;
             }
-            run = (_allocated[i / 64] & (1UL << (int)(i % 64))) == 0 ? run + 1 : 0;
-            if (run == frames)
-            {
-                first = i + 1 - frames;
-                return true;
-            }
+            i = FindClear(set + 1);
         }
-        first = 0;
-        return false;
     }
+
+    private static ulong AlignUp(ulong index, ulong baseFrame, ulong align)
+    {
+        if (align == 1)
+            return index;
+        ulong frame = baseFrame + index;
+        return ((frame + align - 1) & ~(align - 1)) - baseFrame;
+    }
+
+    // The first allocated frame in [from, to), or `to`.
+    private ulong FindSet(ulong from, ulong to)
+    {
+        while (from < to)
+        {
+            ulong word = _allocated[from / 64] >> (int)(from % 64);
+            if (word != 0)
+                return Math.Min(to, from + (ulong)BitOperations.TrailingZeroCount(word));
+            from = (from | 63) + 1;
+        }
+        return to;
+    }
+
+    // The first free frame at or after `from` (frames past _nextUntouched are free), or _frameCount.
+    private ulong FindClear(ulong from)
+    {
+        while (from < _nextUntouched)
+        {
+            ulong word = ~_allocated[from / 64] >> (int)(from % 64);
+            if (word != 0)
+                return Math.Min(_nextUntouched, from + (ulong)BitOperations.TrailingZeroCount(word));
+            from = (from | 63) + 1;
+        }
+        return Math.Min(from, _frameCount);
+    }
+
+    private void SetRange(ulong first, ulong end)
+    {
+        for (ulong i = first; i < end;)
+        {
+            int bit = (int)(i % 64);
+            int count = (int)Math.Min(64UL - (ulong)bit, end - i);
+            ulong mask = count == 64 ? ulong.MaxValue : ((1UL << count) - 1) << bit;
+            _allocated[i / 64] |= mask;
+            i += (ulong)count;
+        }
+    }
+
+    // Runs leave their frames on the free stack; once most of the stack is such stale entries
+    // (or repeats), it is rebuilt with each free frame once, in the same order.
+    private void CompactFreedIfStale()
+    {
+        long free = (long)_nextUntouched - _inUse;
+        if (_freed.Count <= 64 || _freed.Count <= 2 * free)
+            return;
+        var seen = new HashSet<ulong>();
+        var keep = new List<ulong>();
+        foreach (ulong i in _freed)
+        {
+            if (!IsSet(i) && seen.Add(i))
+                keep.Add(i);
+        }
+        _freed.Clear();
+        for (int k = keep.Count - 1; k >= 0; k--)
+            _freed.Push(keep[k]);
+    }
+
+    private bool IsSet(ulong index) => (_allocated[index / 64] & (1UL << (int)(index % 64))) != 0;
 
     public void Free(ulong pa)
     {
@@ -170,6 +263,8 @@ public sealed class FrameAllocator : IFrameAllocator
             }
             word &= ~bit;
             _freed.Push(index);
+            if (index < _searchHint)
+                _searchHint = index;
             _inUse--;
             _totalFrees++;
         }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,14 +10,25 @@ namespace Driver.Kernel.Mm;
 /// maps the page, a file whose page cache holds it, a pin. A pin is also a reference
 /// (Linux's pin bias), so <see cref="RefCount"/> is at least <see cref="PinCount"/>. The frame
 /// goes back to the allocator when the last reference is put. Thread-safe.
+/// <para>
+/// A 2M-aligned block of 512 live pages with the same counts (a 2M folio just allocated) is one
+/// record; a page of it whose counts come to differ is kept beside that record as an exception,
+/// and the block is one record again when its exceptions go. Other pages have a record each.
+/// </para>
 /// </summary>
 public sealed class PageCounts
 {
+    private const int BlockShift = 9;
+    private const int PagesPerBlock = 1 << BlockShift;
+    private const ulong BlockMask = PagesPerBlock - 1;
+
     private readonly IFrameAllocator _frames;
     private readonly Dictionary<ulong, Meta> _pages = [];
+    private readonly Dictionary<ulong, Block> _blocks = [];
     private readonly Lock _lock = new();
     private readonly ILogger _logger;
     private long _totalPins;
+    private int _livePages;
 
     public PageCounts(IFrameAllocator frames, FailNth? failNth = null, ILoggerFactory? loggerFactory = null)
     {
@@ -40,7 +50,17 @@ public sealed class PageCounts
         get
         {
             lock (_lock)
-                return _pages.Count;
+                return _livePages;
+        }
+    }
+
+    /// <summary>Records kept: one per uniform 2M block, one per page elsewhere or differing from its block.</summary>
+    public int Records
+    {
+        get
+        {
+            lock (_lock)
+                return _pages.Count + _blocks.Count + _blocks.Values.Sum(b => b.Exceptions?.Count ?? 0);
         }
     }
 
@@ -58,7 +78,7 @@ public sealed class PageCounts
         }
         pfn = pa >> Page.Shift;
         lock (_lock)
-            _pages.Add(pfn, new Meta { Refs = 1 });
+            Store(pfn, new Meta { Refs = 1 });
         return Errno.Ok;
     }
 
@@ -72,7 +92,7 @@ public sealed class PageCounts
         if (count < 1 || (count & (count - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(count), "a folio is a power of two of pages");
         firstPfn = 0;
-        if (InjectFailure() || !TryAllocAligned(count, out ulong pa))
+        if (InjectFailure() || !_frames.TryAllocAligned(count, out ulong pa))
         {
             Log.UserPageAllocFailed(_logger, count);
             return Errno.ENOMEM;
@@ -80,36 +100,31 @@ public sealed class PageCounts
         firstPfn = pa >> Page.Shift;
         lock (_lock)
         {
-            for (int i = 0; i < count; i++)
-                _pages.Add(firstPfn + (ulong)i, new Meta { Refs = 1 });
+            if (count >= PagesPerBlock)
+            {
+                // Every page of these blocks was free, so none has a record: each block is one.
+                for (ulong block = firstPfn >> BlockShift; block < (firstPfn + (ulong)count) >> BlockShift; block++)
+                    _blocks.Add(block, new Block { Base = new Meta { Refs = 1 } });
+                _livePages += count;
+            }
+            else
+            {
+                for (int i = 0; i < count; i++)
+                    Store(firstPfn + (ulong)i, new Meta { Refs = 1 });
+            }
         }
         return Errno.Ok;
-    }
-
-    // The allocator promises contiguity, not alignment: take a run one folio short of twice
-    // the size, keep the aligned folio inside it and give back the rest.
-    private bool TryAllocAligned(int count, out ulong pa)
-    {
-        ulong bytes = (ulong)count << Page.Shift;
-        if (!_frames.TryAllocContiguous(count == 1 ? 1 : (2 * count) - 1, out ulong run))
-        {
-            pa = 0;
-            return false;
-        }
-        pa = (run + bytes - 1) & ~(bytes - 1);
-        ulong runEnd = run + (count == 1 ? Page.Size : (((2UL * (ulong)count) - 1) << Page.Shift));
-        for (ulong f = run; f < pa; f += Page.Size)
-            _frames.Free(f);
-        for (ulong f = pa + bytes; f < runEnd; f += Page.Size)
-            _frames.Free(f);
-        return true;
     }
 
     /// <summary>Takes one more reference on a live page (get_page).</summary>
     public void Get(ulong pfn)
     {
         lock (_lock)
-            LiveMeta(pfn).Refs++;
+        {
+            Meta meta = LiveMeta(pfn);
+            meta.Refs++;
+            Store(pfn, meta);
+        }
     }
 
     /// <summary>Drops a reference (put_page); the last one frees the frame.</summary>
@@ -117,15 +132,16 @@ public sealed class PageCounts
     {
         lock (_lock)
         {
-            ref Meta meta = ref LiveMeta(pfn);
+            Meta meta = LiveMeta(pfn);
             if (meta.Refs == meta.Pins)
             {
                 Log.PutOfPinnedReference(_logger, pfn);
                 throw new InvalidOperationException($"BUG: put of pfn 0x{pfn:x} would drop a pin's reference");
             }
-            if (--meta.Refs > 0)
+            meta.Refs--;
+            Store(pfn, meta);
+            if (meta.Refs > 0)
                 return;
-            _pages.Remove(pfn);
         }
         _frames.Free(pfn << Page.Shift);
     }
@@ -135,9 +151,10 @@ public sealed class PageCounts
     {
         lock (_lock)
         {
-            ref Meta meta = ref LiveMeta(pfn);
+            Meta meta = LiveMeta(pfn);
             meta.Refs++;
             meta.Pins++;
+            Store(pfn, meta);
         }
         Interlocked.Increment(ref _totalPins);
     }
@@ -148,16 +165,15 @@ public sealed class PageCounts
         bool free;
         lock (_lock)
         {
-            ref Meta meta = ref CollectionsMarshal.GetValueRefOrNullRef(_pages, pfn);
-            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref meta) || meta.Pins == 0)
+            if (!TryRead(pfn, out Meta meta) || meta.Pins == 0)
             {
                 Log.UnpinOfUnpinnedPage(_logger, pfn);
                 throw new InvalidOperationException($"BUG: unpin of pfn 0x{pfn:x}, which is not pinned");
             }
             meta.Pins--;
-            free = --meta.Refs == 0;
-            if (free)
-                _pages.Remove(pfn);
+            meta.Refs--;
+            free = meta.Refs == 0;
+            Store(pfn, meta);
         }
         Interlocked.Decrement(ref _totalPins);
         if (free)
@@ -175,52 +191,126 @@ public sealed class PageCounts
     public int RefCount(ulong pfn)
     {
         lock (_lock)
-            return _pages.TryGetValue(pfn, out Meta meta) ? meta.Refs : 0;
+            return TryRead(pfn, out Meta meta) ? meta.Refs : 0;
     }
 
     /// <summary>Pins on the page; 0 when it is not a live user page.</summary>
     public int PinCount(ulong pfn)
     {
         lock (_lock)
-            return _pages.TryGetValue(pfn, out Meta meta) ? meta.Pins : 0;
+            return TryRead(pfn, out Meta meta) ? meta.Pins : 0;
     }
 
     /// <summary>True while the page holds its frame.</summary>
     public bool IsLive(ulong pfn)
     {
         lock (_lock)
-            return _pages.ContainsKey(pfn);
+            return TryRead(pfn, out _);
     }
 
     /// <summary>Marks a live page as poisoned (a memory failure): its users refuse it with EHWPOISON.</summary>
     public void SetHwPoison(ulong pfn)
     {
         lock (_lock)
-            LiveMeta(pfn).HwPoison = true;
+        {
+            Meta meta = LiveMeta(pfn);
+            meta.HwPoison = true;
+            Store(pfn, meta);
+        }
     }
 
     /// <summary>True when the page is live and poisoned.</summary>
     public bool IsHwPoison(ulong pfn)
     {
         lock (_lock)
-            return _pages.TryGetValue(pfn, out Meta meta) && meta.HwPoison;
+            return TryRead(pfn, out Meta meta) && meta.HwPoison;
     }
 
-    private ref Meta LiveMeta(ulong pfn)
+    private Meta LiveMeta(ulong pfn)
     {
-        ref Meta meta = ref CollectionsMarshal.GetValueRefOrNullRef(_pages, pfn);
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref meta))
+        if (!TryRead(pfn, out Meta meta))
         {
             Log.NotAUserPage(_logger, pfn);
             throw new InvalidOperationException($"BUG: pfn 0x{pfn:x} is not a live user page");
         }
-        return ref meta;
+        return meta;
     }
 
-    private struct Meta
+    // A page's counts: its block's (or its exception there), else its own record. A dead page has none.
+    private bool TryRead(ulong pfn, out Meta meta)
+    {
+        if (_blocks.TryGetValue(pfn >> BlockShift, out Block? block))
+        {
+            if (block.Exceptions is not { } exceptions || !exceptions.TryGetValue((int)(pfn & BlockMask), out meta))
+                meta = block.Base;
+            return meta.Refs > 0;
+        }
+        return _pages.TryGetValue(pfn, out meta);
+    }
+
+    // Sets a page's counts; Refs = 0 frees its record. Inside a block the page becomes or stops being
+    // an exception, and a block whose pages all died goes.
+    private void Store(ulong pfn, Meta meta)
+    {
+        if (!_blocks.TryGetValue(pfn >> BlockShift, out Block? block))
+        {
+            if (meta.Refs == 0)
+            {
+                if (_pages.Remove(pfn))
+                    _livePages--;
+            }
+            else if (_pages.TryAdd(pfn, meta))
+                _livePages++;
+            else
+                _pages[pfn] = meta;
+            return;
+        }
+        int page = (int)(pfn & BlockMask);
+        Meta old = block.Base;
+        if (block.Exceptions is { } found && found.TryGetValue(page, out Meta exception))
+            old = exception;
+        if (old.Refs == 0 && meta.Refs > 0)
+        {
+            block.Dead--;
+            _livePages++;
+        }
+        else if (old.Refs > 0 && meta.Refs == 0)
+        {
+            block.Dead++;
+            _livePages--;
+        }
+        if (block.Dead == PagesPerBlock)
+        {
+            _blocks.Remove(pfn >> BlockShift);
+            return;
+        }
+        if (meta.Equals(block.Base))
+        {
+            if (block.Exceptions is { } exceptions && exceptions.Remove(page) && exceptions.Count == 0)
+                block.Exceptions = null;
+            return;
+        }
+        var all = block.Exceptions ??= [];
+        all[page] = meta;
+        // Every page an exception with the same counts: that is the block's new base.
+        if (all.Count == PagesPerBlock && all.Values.All(m => m.Equals(meta)))
+        {
+            block.Base = meta;
+            block.Exceptions = null;
+        }
+    }
+
+    private record struct Meta
     {
         public int Refs;
         public int Pins;
         public bool HwPoison;
+    }
+
+    private sealed class Block
+    {
+        public Meta Base;
+        public Dictionary<int, Meta>? Exceptions;
+        public int Dead;
     }
 }

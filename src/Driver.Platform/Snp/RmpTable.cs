@@ -5,10 +5,19 @@ using Driver.Platform.Memory;
 namespace Driver.Platform.Snp;
 
 /// <summary>
-/// The reverse map table in simulated memory: one 16-byte <see cref="RmpEntry"/>
-/// per 4 KiB system page at RMP_BASE + 0x4000 + PFN * 16. A 2 MiB entry is the
-/// entry of the 2 MiB aligned page with PageSize set; the hardware looks it up
+/// The reverse map table: one 16-byte <see cref="RmpEntry"/> per 4 KiB system page,
+/// architecturally at RMP_BASE + 0x4000 + PFN * 16 (<see cref="EntryAddress"/>). A 2 MiB
+/// entry is the entry of the 2 MiB aligned page with PageSize set; the hardware looks it up
 /// first (as Linux's rmp lookup does) and its 511 followers carry the same state.
+/// <para>
+/// Only the CPU's SNP instructions, the firmware and the IOMMU reach the table, all through
+/// this class, so the entries are kept beside simulated memory, one record per 2 MiB run: a run
+/// written whole (a 2 MiB RMPUPDATE, PSMASH, UNSMASH) is its head entry, from which every entry
+/// follows (<see cref="RunEntry"/>); only a 4 KiB write that makes one entry differ expands the run
+/// to its 512 entries, until the run is written whole again. Runs never written read as zeros, as
+/// untouched memory does. A TiB of guest memory in 2 MiB entries costs a few MiB of host memory,
+/// not the 4 GiB of its entries. One thread drives a machine, so no lock guards the records.
+/// </para>
 /// </summary>
 public sealed class RmpTable
 {
@@ -22,9 +31,13 @@ public sealed class RmpTable
     // The GPA field (bits 50:12) holds addresses below 2^51.
     private const ulong GpaLimit = 1UL << 51;
 
-    private readonly PhysicalMemory _memory;
+    // Runs in chunks of 512 (1 GiB of covered memory), a chunk allocated when a run of it is first written.
+    private const int RunsPerChunkShift = 9;
+    private const int RunsPerChunk = 1 << RunsPerChunkShift;
 
-    /// <param name="memory">Where the table lives.</param>
+    private readonly Run[]?[] _chunks;
+
+    /// <param name="memory">The memory that holds the table at <paramref name="rmpBase"/> (the entries are kept beside it).</param>
     /// <param name="rmpBase">4 KiB aligned RMP_BASE.</param>
     /// <param name="coveredBytes">System memory the table covers, from 0; a multiple of 2 MiB.</param>
     public RmpTable(PhysicalMemory memory, ulong rmpBase, ulong coveredBytes)
@@ -35,9 +48,11 @@ public sealed class RmpTable
             throw new ArgumentException("the RMP covers whole 2 MiB pages", nameof(coveredBytes));
         if (coveredBytes > IPhysicalMemory.Limit)
             throw new ArgumentException("the RMP covers at most the physical address space", nameof(coveredBytes));
-        _memory = memory;
+        ArgumentNullException.ThrowIfNull(memory);
         Base = rmpBase;
         CoveredBytes = coveredBytes;
+        ulong runs = coveredBytes >> SnpPageSize.Shift2M;
+        _chunks = new Run[]?[(runs + RunsPerChunk - 1) >> RunsPerChunkShift];
     }
 
     public ulong Base { get; }
@@ -55,10 +70,18 @@ public sealed class RmpTable
 
     public ulong EntryAddress(ulong pfn) => Base + HeaderBytes + pfn * EntryBytes;
 
+    /// <summary>The entry of <paramref name="pfn"/>; zeros beyond the covered memory, as past a written run.</summary>
     public RmpEntry Read(ulong pfn)
     {
-        ulong pa = EntryAddress(pfn);
-        return new RmpEntry([_memory.ReadU64(pa), _memory.ReadU64(pa + 8)]);
+        ulong run = pfn >> (SnpPageSize.Shift2M - SnpPageSize.Shift4K);
+        ulong chunk = run >> RunsPerChunkShift;
+        if (chunk >= (ulong)_chunks.Length || _chunks[chunk] is not { } runs)
+            return default;
+        ref Run r = ref runs[run & (RunsPerChunk - 1)];
+        ulong index = pfn & (PagesPer2M - 1);
+        if (r.Entries is { } entries)
+            return entries[index];
+        return index == 0 ? r.Head : RunEntry(r.Head, r.Head.PageSize, index);
     }
 
     /// <summary>The entry that governs <paramref name="pfn"/>: its 2 MiB entry if there is one.</summary>
@@ -72,9 +95,20 @@ public sealed class RmpTable
     /// <summary>Writes one entry. Raise <see cref="Changed"/> through <see cref="NotifyChanged"/> once a batch is done.</summary>
     public void Write(ulong pfn, RmpEntry entry)
     {
-        ulong pa = EntryAddress(pfn);
-        _memory.WriteU64(pa, entry.GetWord(0));
-        _memory.WriteU64(pa + 8, entry.GetWord(1));
+        ref Run r = ref RunOf(pfn);
+        ulong index = pfn & (PagesPer2M - 1);
+        if (r.Entries is null)
+        {
+            RmpEntry now = index == 0 ? r.Head : RunEntry(r.Head, r.Head.PageSize, index);
+            if (now == entry)
+                return;
+            // The run's entries no longer all follow from its head: keep each.
+            var entries = new RmpEntry[PagesPer2M];
+            for (ulong i = 0; i < PagesPer2M; i++)
+                entries[i] = i == 0 ? r.Head : RunEntry(r.Head, r.Head.PageSize, i);
+            r.Entries = entries;
+        }
+        r.Entries[index] = entry;
     }
 
     /// <summary>
@@ -83,8 +117,11 @@ public sealed class RmpTable
     /// </summary>
     public void WriteRun(ulong headPfn, RmpEntry head, bool as2M)
     {
-        for (ulong i = 0; i < PagesPer2M; i++)
-            Write(headPfn + i, RunEntry(head, as2M, i));
+        if ((headPfn & (PagesPer2M - 1)) != 0)
+            throw new ArgumentException("a run starts at a 2 MiB aligned PFN", nameof(headPfn));
+        ref Run r = ref RunOf(headPfn);
+        r.Head = RunEntry(head, as2M, 0);
+        r.Entries = null;
         NotifyChanged(headPfn << SnpPageSize.Shift4K, ((headPfn + PagesPer2M) << SnpPageSize.Shift4K) - 1);
     }
 
@@ -104,4 +141,24 @@ public sealed class RmpTable
     public void Merge(ulong headPfn) => WriteRun(headPfn, Read(headPfn), as2M: true);
 
     public void NotifyChanged(ulong firstSpa, ulong lastSpa) => Changed?.Invoke(firstSpa, lastSpa);
+
+    /// <summary>2 MiB runs whose 512 entries are kept one by one (a 4 KiB write made them differ).</summary>
+    public int ExpandedRuns => _chunks.Sum(c => c?.Count(r => r.Entries is not null) ?? 0);
+
+    private ref Run RunOf(ulong pfn)
+    {
+        ulong run = pfn >> (SnpPageSize.Shift2M - SnpPageSize.Shift4K);
+        ulong chunk = run >> RunsPerChunkShift;
+        if (chunk >= (ulong)_chunks.Length)
+            throw new ArgumentOutOfRangeException(nameof(pfn), $"pfn 0x{pfn:x} lies beyond the memory the RMP covers");
+        Run[] runs = _chunks[chunk] ??= new Run[RunsPerChunk];
+        return ref runs[run & (RunsPerChunk - 1)];
+    }
+
+    // A 2 MiB run: its head entry, and its 512 entries once they no longer follow from the head.
+    private struct Run
+    {
+        public RmpEntry Head;
+        public RmpEntry[]? Entries;
+    }
 }
