@@ -220,6 +220,37 @@ public sealed partial class IoPageTable
             MapGuestMemfdRange(domain, area, last + 1, to, allowHuge: false);
     }
 
+    /// <summary>
+    /// Cuts every 2M page of <paramref name="domain"/> in iova..last of a bound area into 4K-aligned pieces that
+    /// translate as before (iommupt's Cut, one per 2M page, hitless and flushed): below 2M nothing maps more than one
+    /// RMP entry's size rule allows once the run is 4K. Where the domain cannot cut, a block that may hold a 2M page
+    /// (its first and last page map one linear run) is zapped, flushed, and mapped again at 4K; that remap's errno.
+    /// </summary>
+    internal Errno SplitGuestMemfd(IommuDomain domain, IoptArea area, ulong iova, ulong last)
+    {
+        var ops = domain.Ops!;
+        for (ulong block = iova & ~(Size2M - 1); block <= last; block += Size2M)
+        {
+            ulong blockLast = block + (Size2M - 1);
+            // Only a block the area covers whole was mapped at 2M.
+            if (block >= area.Iova && blockLast <= area.Last && ops.IovaToPhys(block) is var pa and not 0)
+            {
+                var err = ops is IIommuDomainResize resize ? resize.Cut(block + PageSize) : Errno.EOPNOTSUPP;
+                if (err != Errno.Ok && ops.IovaToPhys(block + (Size2M - PageSize)) == pa + (Size2M - PageSize))
+                {
+                    Log.GmemSplitCutFailed(_gmemLogger, block + PageSize, err);
+                    ZapGuestMemfd(domain, area, block, blockLast);
+                    err = MapGuestMemfdRange(domain, area, block, blockLast, allowHuge: false);
+                    if (err != Errno.Ok)
+                        return err;
+                }
+            }
+            if (blockLast >= last)
+                break;
+        }
+        return Errno.Ok;
+    }
+
     // Cuts at `at` and returns the zap's bound there: `at` itself (or at - 1 going up), or the
     // bound of the 2M block when no cut is possible.
     private ulong CutAt(IommuDomain domain, IoptArea area, ulong at, bool widenDown)

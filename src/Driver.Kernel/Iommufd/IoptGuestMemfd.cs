@@ -12,7 +12,8 @@ namespace Driver.Kernel.Iommufd;
 /// range: <see cref="InvalidateBegin"/> holds off user space's map, unmap and copy touching the
 /// area (EAGAIN), <see cref="ShouldProceed"/> zaps what the reason takes away, strictly flushed,
 /// and <see cref="InvalidateEnd"/> maps the range again for its new state when
-/// <see cref="KernelRemap"/> is set (otherwise user space re-issues the command with Refresh).
+/// <see cref="KernelRemap"/> is set (otherwise user space re-issues the command with Refresh);
+/// <see cref="SplitHuge"/> cuts 2M pages to 4K before the RMP entry under them is smashed.
 /// </summary>
 public sealed class IoptGuestMemfd : IGuestMemfdNotifier
 {
@@ -104,6 +105,30 @@ public sealed class IoptGuestMemfd : IGuestMemfdNotifier
             Log.GmemRemapFailed(_logger, iova, last - iova + 1, err);
         else
             Log.GmemRemapped(_logger, reason, iova, last - iova + 1);
+    }
+
+    /// <summary>
+    /// Before the run's RMP entry is smashed: every domain's 2M page over it becomes 4K pages of the same frames with
+    /// one iommupt Cut, flushed (a domain that cannot cut has the page zapped and mapped again at 4K, which DMA to the
+    /// run may see as faults). The first errno stops it, and then the smash.
+    /// </summary>
+    public Errno SplitHuge(GuestMemfd file, ulong start, ulong end)
+    {
+        if (!Overlap(start, end, out ulong iova, out ulong last))
+            return Errno.Ok;
+        int split = 0;
+        foreach (IommuDomain domain in _iopt.Domains.ToArray())
+        {
+            Errno err = _iopt.SplitGuestMemfd(domain, Area, iova, last);
+            if (err != Errno.Ok)
+            {
+                Log.GmemSplitFailed(_logger, iova, err);
+                return err;
+            }
+            split++;
+        }
+        Log.GmemSplit(_logger, iova, split);
+        return Errno.Ok;
     }
 
     // The part of the area that file bytes [start, end) cover.

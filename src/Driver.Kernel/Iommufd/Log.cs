@@ -38,6 +38,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 4026, Level = LogLevel.Warning, Message = "iommufd: IOAS {IoasId}: guest_memfd binding at iova 0x{Iova:x} without its invalidation notifier (test switch)")]
     public static partial void GmemNotifierSkipped(ILogger logger, uint ioasId, ulong iova);
 
+    [LoggerMessage(EventId = 4027, Level = LogLevel.Debug, Message = "iommufd: guest_memfd 2M run at iova 0x{Iova:x} cut to 4K in {Domains} domains before its RMP entry is smashed")]
+    public static partial void GmemSplit(ILogger logger, ulong iova, int domains);
+
+    [LoggerMessage(EventId = 4028, Level = LogLevel.Warning, Message = "iommufd: guest_memfd split: cut at iova 0x{Iova:x} failed with {Error}; the 2M page is zapped and mapped again at 4K")]
+    public static partial void GmemSplitCutFailed(ILogger logger, ulong iova, Errno error);
+
+    [LoggerMessage(EventId = 4029, Level = LogLevel.Warning, Message = "iommufd: guest_memfd split of the 2M run at iova 0x{Iova:x} failed with {Error}: the RMP entry is not smashed")]
+    public static partial void GmemSplitFailed(ILogger logger, ulong iova, Errno error);
+
     [LoggerMessage(EventId = 4004, Level = LogLevel.Error, Message = "iommufd: unmap at iova 0x{Iova:x}: an access does not let go of its pins after {Tries} requests")]
     public static partial void UnmapDeadlock(ILogger logger, ulong iova, int tries);
 }

@@ -509,12 +509,16 @@ public sealed partial class GuestMemfd : IUserMappable, IFile
         return pages;
     }
 
-    // A 2M folio becomes 512 4K folios over the same frames (the arch first: PSMASH on SNP).
+    // A 2M folio becomes 512 4K folios over the same frames: the notifiers' 2M mappings of it are cut to 4K, then the
+    // architecture splits its entry (PSMASH on SNP).
     private Errno SplitLocked(GuestMemfdFolio huge)
     {
         if (_pages.InjectFailure())
             return Errno.ENOMEM;
-        Errno e = _arch?.SplitFolio(this, huge.FirstIndex, huge.FirstPfn, huge.Order) ?? Errno.Ok;
+        Errno e = SplitHugeMappingsLocked(huge.FirstIndex);
+        if (e != Errno.Ok)
+            return e;
+        e = _arch?.SplitFolio(this, huge.FirstIndex, huge.FirstPfn, huge.Order) ?? Errno.Ok;
         if (e != Errno.Ok)
             return e;
         _folios.Remove(huge.FirstIndex);

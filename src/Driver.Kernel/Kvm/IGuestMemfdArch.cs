@@ -37,6 +37,16 @@ public interface IGuestMemfdArch
     /// </summary>
     Errno Prepare(ulong gfn, ulong pfn, int order, out int mappableOrder);
 
+    /// <summary>Whether <paramref name="pfn"/> lies in one 2M entry of the architecture's own table (SNP: a 2M RMP entry).</summary>
+    bool IsHuge(ulong pfn);
+
+    /// <summary>
+    /// The 2M entry over the run of <paramref name="headPfn"/> becomes 4K entries, each keeping its state, while the
+    /// folio stays whole (SNP: sev_handle_rmp_fault's PSMASH). Only through <see cref="GuestMemfd.SmashHuge"/>, with the
+    /// invalidate lock held exclusively and the notifiers' 2M mappings of the run cut first. Ok when the run is 4K already.
+    /// </summary>
+    Errno SmashHuge(ulong headPfn);
+
     /// <summary>
     /// kvm_arch_gmem_invalidate: the file lets go of 2^<paramref name="order"/> frames from
     /// <paramref name="firstPfn"/>. Ok when they may go back to the allocator; else they must

@@ -18,4 +18,15 @@ public interface IGuestMemfdNotifier
 
     /// <summary>The range may be mapped again, in its new state when the operation succeeded.</summary>
     void InvalidateEnd(GuestMemfd file, ulong start, ulong end, InvalidateReason reason);
+
+    /// <summary>
+    /// [start, end), one 2M run of the file, is about to lose its 2M entry (SNP: PSMASH of its RMP
+    /// entry, by a folio split or an RMP fault): cut every 2M mapping of it to 4K without changing
+    /// what it maps (hitless), flushed before returning, so that nothing maps 2M over 4K entries once
+    /// the smash is done. Ok when nothing maps the run at 2M; an errno stops the smash, which then does
+    /// not happen. Linux's guest_memfd has no such hook (KVM smashes and zaps afterwards): it is part
+    /// of the model of the seed-004 proposal, in Jason Gunthorpe's order (the mappings to 4K first,
+    /// then PSMASH).
+    /// </summary>
+    Errno SplitHuge(GuestMemfd file, ulong start, ulong end);
 }

@@ -11,6 +11,8 @@ namespace Driver.Kernel.Kvm;
 /// </summary>
 public sealed class KvmMemorySlot : IGuestMemfdNotifier
 {
+    private const ulong HugePages = 512;
+
     private readonly KvmStage2? _stage2;
     private int _invalidating;
     private long _sequence;
@@ -99,6 +101,28 @@ public sealed class KvmMemorySlot : IGuestMemfdNotifier
                 _rangeEnd = 0;
             }
         });
+
+    /// <summary>
+    /// The stage-2 2M leaves over the run become 4K leaves (iommupt's hitless Cut, flushed) before its RMP entry is
+    /// smashed. A fault that took the 2M order from get_pfn before the smash retries, since the sequence moves (as
+    /// KVM's zap after a PSMASH moves it); one after it gets 4K.
+    /// </summary>
+    public Errno SplitHuge(GuestMemfd file, ulong start, ulong end)
+    {
+        if (_stage2 is null)
+            return Errno.Ok;
+        ToGfns(start, end, out ulong first, out ulong last);
+        if (first >= last)
+            return Errno.Ok;
+        Locked(() => _sequence++);
+        for (ulong gfn = first; gfn < last; gfn = (gfn | (HugePages - 1)) + 1)
+        {
+            Errno e = _stage2.Split(gfn);
+            if (e != Errno.Ok)
+                return e;
+        }
+        return Errno.Ok;
+    }
 
     /// <summary>mmu_invalidate_retry_gfn: whether a fault of <paramref name="gfn"/> that read <paramref name="sequence"/> must retry. Under the stage-2 lock.</summary>
     internal bool MustRetry(ulong gfn, long sequence) =>

@@ -122,7 +122,7 @@ public sealed class KvmVcpu
     /// <summary>
     /// The guest's PVALIDATE of its page at <paramref name="gpa"/> (4K, or 2M): the nested fault that the access
     /// takes when the page is not mapped yet is handled first (a private fault-in); a 4K validation inside a 2M RMP
-    /// entry takes an RMP fault, on which KVM smashes the entry (cutting its stage-2 leaf first) and the guest
+    /// entry takes an RMP fault, on which KVM smashes the entry through guest_memfd (its stage-2 leaf and IOMMU pages cut first) and the guest
     /// retries. The instruction's result otherwise (FAIL_SIZEMISMATCH: the guest retries at 4K). NestedPageFault
     /// also when the fault cannot be resolved (no memslot, a shared page); FailInput on a vCPU without an SNP CPU.
     /// </summary>

@@ -69,23 +69,18 @@ public sealed partial class KvmVm
 
     /// <summary>
     /// sev_handle_rmp_fault: the guest touched <paramref name="gpa"/> at 4K inside a 2M RMP entry (a 4K
-    /// PVALIDATE): the entry is smashed, the stage-2 leaf cut first. Ok when there is nothing to smash.
+    /// PVALIDATE): the entry is smashed through guest_memfd (<see cref="GuestMemfd.SmashHuge"/>), which has
+    /// the stage-2 leaf and the IOMMU's 2M pages of the run cut first. Ok when there is nothing to smash;
+    /// EFAULT outside an SNP VM's bound memslots or where stage 2 maps nothing; else the smash's errno.
     /// </summary>
     internal Errno HandleRmpFault(ulong gpa)
     {
         ulong gfn = gpa >> Page.Shift;
-        if (Sev is not { } sev || Stage2 is not { } stage2 || SlotOf(gfn)?.Binding is not { } binding)
+        if (Sev is null || Stage2 is not { } stage2 || SlotOf(gfn) is not { Binding: { } binding } slot)
             return Errno.EFAULT;
-        if (!stage2.TryLookup(gfn, out ulong pfn, out _, out _))
+        if (!stage2.TryLookup(gfn, out _, out _, out _))
             return Errno.EFAULT;
-        return sev.Arch.HandleRmpFault(binding.File, SlotOf(gfn)!.IndexOf(gfn), pfn);
-    }
-
-    // Before any PSMASH of this guest's memory: the stage-2 2M leaf over it becomes 4K leaves (Jason Gunthorpe's order).
-    private void OnSmashing(SnpSmash smash)
-    {
-        if (smash.File is { } file && TryGetGfn(file, smash.FirstIndex, out ulong gfn))
-            Stage2?.Split(gfn);
+        return binding.File.SmashHuge(slot.IndexOf(gfn));
     }
 
     /// <summary>

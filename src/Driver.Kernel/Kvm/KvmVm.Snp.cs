@@ -42,7 +42,6 @@ public sealed partial class KvmVm
             return e;
         }
         vm!.Sev = new KvmSev(config.Sev, config.Asids, asid, arch!);
-        arch!.Smashing += vm.OnSmashing;
         Log.SnpVmCreated(vm._logger, asid);
         return Errno.Ok;
     }
@@ -107,7 +106,6 @@ public sealed partial class KvmVm
             Stage2?.Destroy();
             if (Sev is not { } sev)
                 return Errno.Ok;
-            sev.Arch.Smashing -= OnSmashing;
             Errno result = Errno.Ok;
             if (sev.Context is { } context)
             {

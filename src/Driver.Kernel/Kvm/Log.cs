@@ -109,4 +109,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6041, Level = LogLevel.Debug, Message = "kvm: vcpu {Vcpu}: PVALIDATE of gpa 0x{Gpa:x} took an RMP fault; {Action}")]
     public static partial void RmpFault(ILogger logger, int vcpu, ulong gpa, string action);
+
+    [LoggerMessage(EventId = 6042, Level = LogLevel.Warning, Message = "guest_memfd: 2M run at offset 0x{Offset:x}: a notifier could not cut its 2M mappings ({Errno}); the 2M entry is not smashed")]
+    public static partial void SplitHugeRefused(ILogger logger, ulong offset, Errno errno);
+
+    [LoggerMessage(EventId = 6043, Level = LogLevel.Debug, Message = "guest_memfd: 2M run at offset 0x{Offset:x} smashed outside a conversion, its 2M mappings cut first; the folio stays 2M")]
+    public static partial void HugeSmashed(ILogger logger, ulong offset);
 }

@@ -42,12 +42,6 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
 
     public ushort Asid { get; }
 
-    /// <summary>
-    /// Raised with the head frame before every PSMASH this guest's memory undergoes, so a user that maps the
-    /// run at 2M elsewhere (the IOMMU) can cut its mapping to 4K first.
-    /// </summary>
-    public event Action<SnpSmash>? Smashing;
-
     /// <summary>The RMP entry of <paramref name="pfn"/> as KVM set it: 9 for a 2M guest entry, 0 for a 4K one, -1 when hypervisor-owned.</summary>
     public int RmpOrder(ulong pfn)
     {
@@ -117,7 +111,7 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
         {
             if (!_blocks.TryGetValue(Head(firstPfn), out SnpRmpBlock? block) || !block.Whole)
                 return Errno.Ok;
-            Errno e = SmashLocked(block, new SnpSmash(Head(firstPfn), file, firstIndex));
+            Errno e = SmashLocked(block, Head(firstPfn));
             if (e == Errno.Ok)
                 block.SmashedBySplit = true;
             return e;
@@ -233,7 +227,8 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
             }
             else if (block.Whole)
             {
-                result = SmashLocked(block, new SnpSmash(Head(firstPfn), null, 0));
+                // The truncation's should_proceed took every mapping of the range away first, cutting at its edges.
+                result = SmashLocked(block, Head(firstPfn));
             }
             if (result == Errno.Ok && !block.Whole)
             {
@@ -261,28 +256,34 @@ public sealed class SnpGuestMemfdArch : IGuestMemfdArch
         }
     }
 
+    public bool IsHuge(ulong pfn)
+    {
+        lock (_lock)
+            return _blocks.TryGetValue(Head(pfn), out SnpRmpBlock? block) && block.Whole;
+    }
+
     /// <summary>
-    /// sev_handle_rmp_fault: the guest touched a 4K page inside a 2M RMP entry at a 4K size (PVALIDATE,
-    /// or a 4K nested mapping): PSMASH the entry. Ok when the run is already 4K.
+    /// sev_handle_rmp_fault's PSMASH: the guest touched a 4K page inside a 2M RMP entry at a 4K size (PVALIDATE, or
+    /// a 4K nested mapping). <see cref="GuestMemfd.SmashHuge"/> calls it once the 2M mappings of the run are cut;
+    /// the folio stays 2M, and a later split's rollback leaves the run 4K, as it found it. Ok when it is 4K already.
     /// </summary>
-    public Errno HandleRmpFault(GuestMemfd? file, ulong index, ulong pfn)
+    public Errno SmashHuge(ulong headPfn)
     {
         lock (_lock)
         {
-            if (!_blocks.TryGetValue(Head(pfn), out SnpRmpBlock? block) || !block.Whole)
+            if (!_blocks.TryGetValue(Head(headPfn), out SnpRmpBlock? block) || !block.Whole)
                 return Errno.Ok;
-            return SmashLocked(block, new SnpSmash(Head(pfn), file, index - (ulong)Offset(pfn)));
+            return SmashLocked(block, Head(headPfn));
         }
     }
 
-    private Errno SmashLocked(SnpRmpBlock block, SnpSmash smash)
+    private Errno SmashLocked(SnpRmpBlock block, ulong headPfn)
     {
-        Smashing?.Invoke(smash);
-        Errno e = _rmp.Psmash(smash.HeadPfn << Page.Shift);
+        Errno e = _rmp.Psmash(headPfn << Page.Shift);
         if (e != Errno.Ok)
-            return Failed(e, "PSMASH", smash.HeadPfn);
+            return Failed(e, "PSMASH", headPfn);
         block.SetRun(whole: false);
-        Log.Smashed(_logger, smash.HeadPfn);
+        Log.Smashed(_logger, headPfn);
         return Errno.Ok;
     }
 

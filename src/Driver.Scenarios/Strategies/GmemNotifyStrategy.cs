@@ -52,4 +52,17 @@ internal sealed class GmemNotifyStrategy : ConversionStrategy, IGuestMemfdNotifi
     public void InvalidateEnd(GuestMemfd file, ulong start, ulong end, InvalidateReason reason)
     {
     }
+
+    // Before a PSMASH of the run: its 2 MiB IOPTE is cut (hitless). A conversion's should_proceed has already cut it.
+    public Errno SplitHuge(GuestMemfd file, ulong start, ulong end)
+    {
+        ulong gpa = Layout.GpaBase + start;
+        int block = GuestLayout.BlockOfPage(Layout.PageOf(gpa));
+        if (Layout.IoSplit[block])
+            return Errno.Ok;
+        var err = Bed.TrustedTable.Cut(gpa + GuestLayout.Page4K);
+        if (err == Errno.Ok)
+            Layout.IoSplit[block] = true;
+        return err;
+    }
 }

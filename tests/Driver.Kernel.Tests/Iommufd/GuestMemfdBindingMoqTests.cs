@@ -339,4 +339,46 @@ public sealed class GuestMemfdBindingMoqTests
         priv.Lookup(Iova).ShouldBe(0UL);
         shared.Lookup(Iova + 0x7000).ShouldBe(0UL);
     }
+
+    [Fact]
+    public void SplitHuge_CutsEach2MPageOnce_BelowItsHead_AndLeavesADomainWithNothingThereAlone()
+    {
+        var s = new Setup();
+        var priv = new FakeTable();
+        var shared = new FakeTable();
+        s.AddDomain(Ops(priv), guestPrivate: true);
+        s.AddDomain(Ops(shared), guestPrivate: false);
+        s.Bind();
+        priv.Calls.Clear();
+        s.Notifier!.SplitHuge(null!, FileOffset, FileOffset + M2).ShouldBe(Errno.Ok);
+        priv.Calls.ShouldBe([$"cut {Iova + K4:x}"]);
+        shared.Calls.ShouldBeEmpty();
+        priv.SizeAt(Iova).ShouldBe(K4);
+        priv.SizeAt(Iova + M2 - K4).ShouldBe(K4);
+        priv.Lookup(Iova + 0x12345).ShouldBe((FirstPfn * K4) + 0x12345);
+        s.Notifier.SplitHuge(null!, 0, FileOffset).ShouldBe(Errno.Ok, "before the area");
+        priv.Calls.Count.ShouldBe(1);
+        s.Logs.Single(4027, LogLevel.Debug).GetStructuredStateValue("Domains").ShouldBe("2");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void WhereTheDomainCannotCut_SplitHugeZapsThe2MPage_AndMapsItAgainAt4K(bool resize)
+    {
+        var s = new Setup();
+        var table = new FakeTable { CutResult = Errno.ENOMEM };
+        s.AddDomain(Ops(table, resize), guestPrivate: true);
+        s.Bind();
+        table.Calls.Clear();
+        s.Notifier!.SplitHuge(null!, FileOffset, FileOffset + M2).ShouldBe(Errno.Ok);
+        string[] zap = [$"unmap {Iova:x} 200000", $"sync {Iova:x}-{Iova + M2 - 1:x}"];
+        string[] expected = resize ? [$"cut {Iova + K4:x}", .. zap] : zap;
+        table.Calls.Take(expected.Length).ShouldBe(expected);
+        table.Calls.Skip(expected.Length).ShouldBe(Enumerable.Range(0, 512).Select(i => $"map {Iova + ((ulong)i * K4):x} 1000"));
+        table.SizeAt(Iova + 0x5000).ShouldBe(K4);
+        table.Lookup(Iova + 0x5008).ShouldBe(((FirstPfn + 5) * K4) + 8);
+        s.Logs.Single(4028, LogLevel.Warning).GetStructuredStateValue("Error").ShouldBe(resize ? "ENOMEM" : "EOPNOTSUPP");
+    }
 }
+

@@ -32,7 +32,10 @@ internal sealed class SnpBindingRig
     public const ulong GuestBase = 0x4000_0000;
     public const ulong FileSize = 2 * M2;
 
-    public SnpBindingRig(bool skipNotifier = false)
+    /// <param name="skipNotifier">The binding without its guest_memfd notifier (the test switch).</param>
+    /// <param name="kvm">The VM made by KVM_CREATE_VM of an SNP type (a stage-2 table, the context from SNP_LAUNCH_START)
+    /// with a vCPU, so the guest's PVALIDATE goes through KVM's fault paths; else only guest_memfd and the RMP.</param>
+    public SnpBindingRig(bool skipNotifier = false, bool kvm = false)
     {
         Psp = new PspRig(
             new SevDeviceConfig { MmioBase = Machine.PspMmioBase, Tio = true },
@@ -49,8 +52,29 @@ internal sealed class SnpBindingRig
         Pages = new PageCounts(Frames, null, Logs);
         Fds = new FdTable();
         var helpers = new SevRmpHelpers(Psp.Sev, Machine.Cpu);
-        Vm = new KvmVm(Pages, Machine.KernelMemory, Fds, new GuestMemfdOptions { HugePages = true, LoggerFactory = Logs, SupportsInitShared = false },
-            vm => new SnpGuestMemfdArch(helpers, Asid, vm, Logs));
+        if (kvm)
+        {
+            var config = new KvmSnpConfig
+            {
+                Pages = Pages,
+                Memory = Machine.KernelMemory,
+                Fds = Fds,
+                TableFrames = Psp.Allocator,
+                Sev = Psp.Sev,
+                Cpu = Machine.Cpu,
+                Asids = new SevAsidPool(4),
+                Rmp = helpers,
+                LoggerFactory = Logs,
+            };
+            KvmVm.CreateSnp(config, out KvmVm? vm).ShouldBe(Errno.Ok);
+            Vm = vm!;
+            Vm.Sev!.Asid.ShouldBe(Asid);
+        }
+        else
+        {
+            Vm = new KvmVm(Pages, Machine.KernelMemory, Fds, new GuestMemfdOptions { HugePages = true, LoggerFactory = Logs, SupportsInitShared = false },
+                vm => new SnpGuestMemfdArch(helpers, Asid, vm, Logs));
+        }
         var create = new byte[KvmCreateGuestMemfd.Bytes];
         default(KvmCreateGuestMemfd).WithSize(FileSize).CopyTo(create);
         Vm.CreateGuestMemfd(create, out int fd).ShouldBe(Errno.Ok);
@@ -59,8 +83,19 @@ internal sealed class SnpBindingRig
         File = file!;
         Vm.SetUserMemoryRegion2(0, GuestBase, FileSize, fd, 0).ShouldBe(Errno.Ok);
 
-        Psp.Sev.SnpGctxCreate(out var guest, out _).ShouldBe(Errno.Ok);
-        Psp.Sev.SnpActivate(guest!, Asid, out _).ShouldBe(Errno.Ok);
+        SnpGuestContext? guest;
+        if (kvm)
+        {
+            Vm.SnpLaunchStart(out _).ShouldBe(Errno.Ok);
+            guest = Vm.Sev!.Context;
+            Vm.CreateVcpu(Machine.GuestCpu(Asid), out KvmVcpu? vcpu).ShouldBe(Errno.Ok);
+            Vcpu = vcpu;
+        }
+        else
+        {
+            Psp.Sev.SnpGctxCreate(out guest, out _).ShouldBe(Errno.Ok);
+            Psp.Sev.SnpActivate(guest!, Asid, out _).ShouldBe(Errno.Ok);
+        }
         Psp.Sev.TdiCreate(Trusted, out var tdi, out _).ShouldBe(Errno.Ok);
         Psp.Sev.TdiBind(tdi!, guest!, out _).ShouldBe(Errno.Ok);
 
@@ -103,6 +138,9 @@ internal sealed class SnpBindingRig
     public KvmVm Vm { get; }
 
     public SnpGuestMemfdArch Arch => (SnpGuestMemfdArch)Vm.Arch!;
+
+    /// <summary>The guest's vCPU when the rig was made with KVM; else null.</summary>
+    public KvmVcpu? Vcpu { get; }
 
     public int Fd { get; }
 

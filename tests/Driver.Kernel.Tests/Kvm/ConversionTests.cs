@@ -95,6 +95,7 @@ public sealed class ConversionTests
         notifier.Setup(n => n.InvalidateBegin(file, 0, M2, InvalidateReason.ToShared));
         notifier.Setup(n => n.ShouldProceed(file, 0, M2, InvalidateReason.ToShared)).Returns(Errno.Ok);
         notifier.Setup(n => n.InvalidateEnd(file, 0, M2, InvalidateReason.ToShared));
+        notifier.Setup(n => n.SplitHuge(file, 0, M2)).Returns(Errno.Ok);
         file.GetPfn(0, out _, out _).ShouldBe(Errno.Ok);
         Convert(file, 0, M2, toPrivate: false).ShouldBe(Errno.Ok);
         file.FolioOrderAt(100).ShouldBe(0);

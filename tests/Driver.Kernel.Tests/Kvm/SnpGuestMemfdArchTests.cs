@@ -115,30 +115,30 @@ public sealed class SnpGuestMemfdArchTests
     }
 
     [Fact]
-    public void Split_TellsTheListenersFirst_ThenPsmashes_AndItsUndoUnsmashes()
+    public void Split_Psmashes_AndItsUndoUnsmashes()
     {
         var p = new Parts();
         p.Prepared2M();
         var order = new List<string>();
         var f = new GmemFixture();
         GuestMemfd file = f.Create(M2);
-        p.Arch.Smashing += s => order.Add($"smash {s.HeadPfn:x} {s.FirstIndex} {ReferenceEquals(s.File, file)}");
         p.Rmp.Setup(r => r.Psmash(Head << 12)).Returns(Errno.Ok).Callback(() => order.Add("psmash"));
         p.Rmp.Setup(r => r.Unsmash(Head << 12)).Returns(Errno.Ok).Callback(() => order.Add("unsmash"));
 
         p.Arch.SplitFolio(file, 0, Head, 9).ShouldBe(Errno.Ok);
-        order.ShouldBe([$"smash {Head:x} 0 True", "psmash"]);
+        order.ShouldBe(["psmash"]);
         p.Arch.RmpOrder(Head + 9).ShouldBe(0);
+        p.Arch.IsHuge(Head + 9).ShouldBeFalse();
         p.Arch.SplitFolio(file, 0, Head, 9).ShouldBe(Errno.Ok, "already 4K");
         p.Arch.SplitFolio(file, 0, Head, 0).ShouldBe(Errno.Ok, "a 4K folio");
         p.Arch.UnsplitFolio(file, 0, Head, 9).ShouldBe(Errno.Ok);
         order.Last().ShouldBe("unsmash");
         p.Arch.RmpOrder(Head + 9).ShouldBe(9);
+        p.Arch.IsHuge(Head + 9).ShouldBeTrue();
         p.Arch.UnsplitFolio(file, 0, Head, 9).ShouldBe(Errno.Ok, "nothing left to undo");
         p.Arch.UnsplitFolio(file, 0, Head, 0).ShouldBe(Errno.Ok);
         p.Rmp.Verify(r => r.Psmash(It.IsAny<ulong>()), Times.Once);
         p.Rmp.Verify(r => r.Unsmash(It.IsAny<ulong>()), Times.Once);
-        p.Logs.Single(6021, LogLevel.Debug);
     }
 
     [Fact]
@@ -312,18 +312,39 @@ public sealed class SnpGuestMemfdArchTests
     }
 
     [Fact]
-    public void AnRmpFault_SmashesA2MEntry_AndIsOkOtherwise()
+    public void SmashHuge_Psmashes2MEntryOnce_AndIsOkOtherwise_WhileASplitsRollbackKeepsItSmashed()
     {
         var p = new Parts();
-        p.Arch.HandleRmpFault(null, 0, Head).ShouldBe(Errno.Ok);
+        p.Arch.IsHuge(Head).ShouldBeFalse();
+        p.Arch.SmashHuge(Head).ShouldBe(Errno.Ok, "nothing tracked");
         p.Prepared2M();
-        SnpSmash? seen = null;
-        p.Arch.Smashing += s => seen = s;
+        p.Arch.IsHuge(Head + 5).ShouldBeTrue();
+        p.Arch.IsHuge(Head + 512).ShouldBeFalse("the next run");
         p.Rmp.Setup(r => r.Psmash(Head << 12)).Returns(Errno.Ok);
-        p.Arch.HandleRmpFault(null, 517, Head + 5).ShouldBe(Errno.Ok);
-        seen.ShouldBe(new SnpSmash(Head, null, 512));
-        p.Arch.HandleRmpFault(null, 517, Head + 5).ShouldBe(Errno.Ok);
+        p.Arch.SmashHuge(Head).ShouldBe(Errno.Ok);
+        p.Arch.RmpOrder(Head + 5).ShouldBe(0);
+        p.Arch.IsHuge(Head + 5).ShouldBeFalse();
+        p.Arch.SmashHuge(Head).ShouldBe(Errno.Ok, "already 4K");
         p.Rmp.Verify(r => r.Psmash(It.IsAny<ulong>()), Times.Once);
+        p.Logs.Single(6021, LogLevel.Debug);
+
+        // A conversion's split finds the run 4K and its rollback leaves it so (no UNSMASH of what it did not smash).
+        var file = new GmemFixture().Create(M2);
+        p.Arch.SplitFolio(file, 0, Head, 9).ShouldBe(Errno.Ok);
+        p.Arch.UnsplitFolio(file, 0, Head, 9).ShouldBe(Errno.Ok);
+        p.Arch.RmpOrder(Head + 5).ShouldBe(0);
+        p.Rmp.Verify(r => r.Unsmash(It.IsAny<ulong>()), Times.Never);
+    }
+
+    [Fact]
+    public void AFailedSmashHuge_IsThePsmashErrno_AndTheRunStays2M()
+    {
+        var p = new Parts();
+        p.Prepared2M();
+        p.Rmp.Setup(r => r.Psmash(Head << 12)).Returns(Errno.EBUSY);
+        p.Arch.SmashHuge(Head).ShouldBe(Errno.EBUSY);
+        p.Arch.RmpOrder(Head).ShouldBe(9);
+        p.Logs.Single(6024, LogLevel.Warning).GetStructuredStateValue("Errno").ShouldBe("EBUSY");
     }
 
     [Fact]
@@ -340,11 +361,12 @@ public sealed class SnpGuestMemfdArchTests
         notifier.Setup(n => n.InvalidateBegin(file, K4, 2 * K4, InvalidateReason.ToShared)).Callback(() => steps.Add("begin"));
         notifier.Setup(n => n.ShouldProceed(file, K4, 2 * K4, InvalidateReason.ToShared)).Returns(Errno.Ok).Callback(() => steps.Add("proceed"));
         notifier.Setup(n => n.InvalidateEnd(file, K4, 2 * K4, InvalidateReason.ToShared)).Callback(() => steps.Add("end"));
+        notifier.Setup(n => n.SplitHuge(file, 0, M2)).Returns(Errno.Ok).Callback(() => steps.Add("split"));
         p.Rmp.Setup(r => r.Psmash(head << 12)).Returns(Errno.Ok).Callback(() => steps.Add("psmash"));
         p.Rmp.Setup(r => r.RmpMakeShared((head + 1) << 12, RmpPageLevel.Level4K)).Returns(Errno.Ok).Callback(() => steps.Add("shared"));
         using (file.AddNotifier(notifier.Object, 0, M2))
             Convert(file, K4, K4, toPrivate: false).ShouldBe(Errno.Ok);
-        steps.ShouldBe(["begin", "proceed", "psmash", "shared", "end"]);
+        steps.ShouldBe(["begin", "proceed", "split", "psmash", "shared", "end"]);
 
         notifier.Setup(n => n.InvalidateBegin(file, K4, 2 * K4, InvalidateReason.ToPrivate)).Callback(() => steps.Add("begin"));
         notifier.Setup(n => n.ShouldProceed(file, K4, 2 * K4, InvalidateReason.ToPrivate)).Returns(Errno.EAGAIN).Callback(() => steps.Add("busy"));
