@@ -158,7 +158,9 @@ public sealed partial class IommuPageTable<TFormat>
                 else
                     state.ReadItems(index, items);
                 // Into empty items, the common case, the leaves are only stores.
-                int first = state.StoreWhileEmpty(index, items, step, leaf, leafStep);
+                int first = step == 1
+                    ? state.StoreOneItemLeavesWhileEmpty(index, items, leaf, leafStep)
+                    : state.StoreWhileEmpty(index, items, step, leaf, leafStep);
                 leaf += (ulong)(first / step) * leafStep;
                 oa += (ulong)(first / step) << leafLg2;
                 for (; first < items.Length; first += step)

@@ -196,6 +196,29 @@ internal ref struct PtState<TFormat>
     }
 
     /// <summary>
+    /// <see cref="StoreWhileEmpty"/> for leaves of one item each (natural-size leaves, Linux's common
+    /// case): one test and one store per item, without the per-entry loops whose unknown trip count
+    /// cost more than the store itself. On its own for the reason above.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public readonly int StoreOneItemLeavesWhileEmpty(int index, ReadOnlySpan<ulong> items, ulong leaf, ulong leafStep)
+    {
+        var memory = Memory;
+        int level = Level;
+        ulong pa = PaOf(index);
+        int stored = 0;
+        for (; stored < items.Length; stored++)
+        {
+            if (TFormat.Classify(items[stored], level) != PtEntryType.Empty)
+                break;
+            memory.WriteU64(pa, leaf);
+            pa += PtGeometry.ItemBytes;
+            leaf += leafStep;
+        }
+        return stored;
+    }
+
+    /// <summary>
     /// Clears the items from <paramref name="index"/> on while they (as read into <paramref name="items"/>)
     /// are leaves of one item each; returns how many it cleared. On its own for the reason above.
     /// </summary>

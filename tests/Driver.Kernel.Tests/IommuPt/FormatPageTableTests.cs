@@ -115,6 +115,49 @@ public sealed class AmdV1PageTableTests : PageTableContract<AmdV1Format>
     }
 
     [Fact]
+    public void OneItemLeafRun_AcrossATableBoundary_ReplacesAnEmptyTableAndStopsAtAMappedPage()
+    {
+        var f = new PtFixture<AmdV1Format>(Config);
+        ulong g1 = 1UL << 30;
+        // Items 257..511 of one level-2 table and item 0 of the next: 256 leaves of one item each.
+        ulong va = 257 * g1;
+        // Item 300 holds tables but no translation: the run replaces them and flushes that item only.
+        f.Map(300 * g1, Oa, 4096);
+        f.Unmap(300 * g1, 4096).ShouldBe(4096UL);
+        f.Driver.Flushes.Clear();
+        f.Table.MapPages(va, Oa, g1, 256, IommuProt.Read, out ulong mapped).ShouldBe(Errno.Ok);
+        mapped.ShouldBe(256 * g1);
+        f.Driver.Flushes.ShouldBe([(300 * g1, (301 * g1) - 1)]);
+        f.CountBySize().ShouldBe(new Dictionary<int, int> { [30] = 256 });
+        f.Table.IovaToPhys(va).ShouldBe(Oa);
+        f.Table.IovaToPhys((300 * g1) + 5).ShouldBe(Oa + (43 * g1) + 5);
+        f.Table.IovaToPhys((512 * g1) + 7).ShouldBe(Oa + (255 * g1) + 7);
+        f.Table.IovaToPhys(256 * g1).ShouldBe(0UL);
+        f.Table.IovaToPhys(513 * g1).ShouldBe(0UL);
+        f.Table.TryLookup(512 * g1, out var entry).ShouldBeTrue();
+        entry.SizeLg2.ShouldBe(30);
+
+        var gather = new IotlbGather();
+        f.Table.UnmapPages(va, 256 * g1, gather, out ulong unmapped).ShouldBe(Errno.Ok);
+        unmapped.ShouldBe(256 * g1);
+        f.Table.IotlbSync(gather);
+        f.Table.Dump().ShouldBeEmpty();
+
+        // A page mapped under item 400: the run stops before the leaf that would cover it.
+        f.Map((400 * g1) + 4096, Oa, 4096);
+        f.Table.MapPages(va, Oa, g1, 256, IommuProt.Read, out mapped).ShouldBe(Errno.EADDRINUSE);
+        mapped.ShouldBe(143 * g1);
+        f.Table.IovaToPhys((399 * g1) + 9).ShouldBe(Oa + (142 * g1) + 9);
+        f.Table.IovaToPhys(400 * g1).ShouldBe(0UL);
+        f.Table.IovaToPhys((400 * g1) + 4096).ShouldBe(Oa);
+        f.Table.IovaToPhys(401 * g1).ShouldBe(0UL);
+        f.CountBySize().ShouldBe(new Dictionary<int, int> { [30] = 143, [12] = 1 });
+        f.Unmap(va, 143 * g1).ShouldBe(143 * g1);
+        f.Unmap((400 * g1) + 4096, 4096).ShouldBe(4096UL);
+        f.DeinitAndCheckNoLeak();
+    }
+
+    [Fact]
     public void IncreaseLevel_RunsOutOfFramesCleanly()
     {
         var f = new PtFixture<AmdV1Format>(new PtConfig { TopLevel = 0, DynamicTop = true }, zoneSize: 3 * 4096);
