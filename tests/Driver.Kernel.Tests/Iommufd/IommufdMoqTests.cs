@@ -175,6 +175,27 @@ public class IommufdMoqTests
     }
 
     [Fact]
+    public void A_failed_clear_when_tracking_is_turned_on_leaves_tracking_off_and_returns_the_error()
+    {
+        var s = new Setup(() =>
+        {
+            var ops = DefaultDomain();
+            ops.Setup(o => o.SetDirtyTracking(It.IsAny<bool>())).Returns(Errno.Ok);
+            ops.Setup(o => o.ReadAndClearDirty(It.IsAny<ulong>(), It.IsAny<ulong>(), It.IsAny<DirtyFlags>(), It.IsAny<IovaBitmap>())).Returns(Errno.EIO);
+            return ops;
+        });
+        s.Ctx.IoasAlloc(out uint ioas);
+        s.Map(ioas, s.Buffer(4 * Pg), 4 * Pg, MockDomainOptions.DefaultApertureStart).ShouldBe(Errno.Ok);
+        s.Ctx.GetIoas(ioas, out var obj);
+        s.Core.AllocPagingDomain(DomainAllocFlags.DirtyTracking, out var domain, strict: true);
+        obj!.Iopt.SetDirtyTracking(domain!, true).ShouldBe(Errno.EIO);
+        var ops = s.Domains.Single();
+        ops.Verify(o => o.ReadAndClearDirty(MockDomainOptions.DefaultApertureStart, 4 * Pg, DirtyFlags.None, It.IsAny<IovaBitmap>()), Times.Once);
+        ops.Verify(o => o.SetDirtyTracking(false), Times.Once);
+        s.Ctx.Close();
+    }
+
+    [Fact]
     public void A_domain_with_a_smaller_aperture_reserves_the_rest()
     {
         var s = new Setup(() =>
