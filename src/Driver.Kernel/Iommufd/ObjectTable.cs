@@ -54,8 +54,9 @@ public sealed class ObjectTable
     {
         ArgumentNullException.ThrowIfNull(obj);
         // Only the reserved object itself: an id alone may name another object (of another table).
-        if (obj.Finalized || !_objects.TryGetValue(obj.Id, out var held) || held != obj || !_objects.Remove(obj.Id))
+        if (obj.Finalized || !_objects.TryGetValue(obj.Id, out var held) || held != obj)
             throw new InvalidOperationException("BUG: aborting an object that is not reserved");
+        _objects.Remove(obj.Id);
         Release(obj.Id);
         obj.Id = 0;
     }
