@@ -214,6 +214,30 @@ public class MonitorTests
     }
 
     [Fact]
+    public void Only_table_words_a_walk_read_are_watched_for_stale_translations()
+    {
+        var (d, root) = Setup();
+        var m = d.Machine;
+        d.Map4K(root, 3, 0x5000, 0xA000);
+        d.AnnounceTables();
+        for (ulong page = 0; page < 512; page++)
+            d.Map4K(root, 3, 0x20_0000 + (page * 0x1000), 0x10_0000 + (page * 0x1000));
+        m.Iommu.WatchedTableWords.ShouldBe(0, "the kernel's writes alone are not recorded");
+
+        d.Dma(Dev, 0x5000).Spa.ShouldBe(0xA000UL);
+        m.Iommu.WatchedTableWords.ShouldBe(3, "one word per level of the walk");
+        d.Dma(Dev, 0x5008).Spa.ShouldBe(0xA008UL);
+        m.Iommu.WatchedTableWords.ShouldBe(3, "an IOTLB hit reads no table");
+
+        // A page nothing walked before is changed, the change settled, then walked: fresh, not stale.
+        d.Map4K(root, 3, 0x20_0000, 0x30_0000);
+        d.Submit(DeviceRig.CompletionWait(DeviceRig.Semaphore, 1));
+        d.RunCommands().ShouldBeTrue();
+        d.Dma(Dev, 0x20_0000).Spa.ShouldBe(0x30_0000UL);
+        m.Monitor.Violations.ShouldBeEmpty();
+    }
+
+    [Fact]
     public void A_completion_wait_posted_before_the_change_does_not_settle_it()
     {
         var (d, root) = Setup();

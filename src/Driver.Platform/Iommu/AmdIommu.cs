@@ -84,6 +84,9 @@ public sealed class AmdIommu : IMmioDevice, IEventSource
 
     public int PdeCacheCount => _translation.PdeCacheCount;
 
+    /// <summary>Table words the stale-translation monitor watches: those translation walks have read.</summary>
+    internal int WatchedTableWords => _translation.WatchedTableWords;
+
     /// <summary>True while firmware has SNP enforcement on: every DMA is checked against the RMP.</summary>
     public bool SnpEnforced => _snp.Enforced;
 

@@ -72,6 +72,8 @@ internal sealed class TranslationUnit
 
     public int PdeCacheCount => _pdeCache.Count;
 
+    public int WatchedTableWords => _changes.WatchedWords;
+
     /// <summary>The next epoch, for a part that orders its own records against fills and invalidations.</summary>
     public long NextEpoch() => ++_epoch;
 
@@ -305,7 +307,11 @@ internal sealed class TranslationUnit
             if (live)
             {
                 cost += _costs.IommuMemoryAccessNs;
-                Monitor?.TableRead(deviceId, iova, table);
+                if (Monitor is { } monitor)
+                {
+                    monitor.TableRead(deviceId, iova, table);
+                    _changes.Watch(ptePa);
+                }
             }
             else if (level > cachedAbove && _changes.SettledChangeSince(ptePa, cachedAt))
             {
