@@ -60,6 +60,22 @@ public class RmpTableRecordTests
     }
 
     [Fact]
+    public void Writes_end_at_the_covered_memory_not_at_the_last_chunk()
+    {
+        // 4 runs live in a chunk of 512: the chunk has room past the covered 8 MiB.
+        var rmp = NewTable();
+        ulong firstBeyond = Runs * 512;
+        var entry = Guest(5, 0);
+        rmp.Write(firstBeyond - 1, entry);
+        rmp.Read(firstBeyond - 1).ShouldBe(entry);
+        Should.Throw<ArgumentOutOfRangeException>(() => rmp.Write(firstBeyond, entry));
+        Should.Throw<ArgumentOutOfRangeException>(() => rmp.WriteRun(firstBeyond, entry, as2M: true));
+        Should.Throw<ArgumentOutOfRangeException>(() => rmp.Split(firstBeyond));
+        rmp.Read(firstBeyond).ShouldBe(default);
+        rmp.ExpandedRuns.ShouldBe(1);
+    }
+
+    [Fact]
     public void A_guest_run_near_the_top_of_the_gpa_field_wraps()
     {
         var rmp = NewTable();

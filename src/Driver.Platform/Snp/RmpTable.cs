@@ -147,10 +147,11 @@ public sealed class RmpTable
 
     private ref Run RunOf(ulong pfn)
     {
+        // The last chunk may hold runs past the covered memory: the bound is the covered bytes, not the chunks.
+        if (pfn >= CoveredBytes >> SnpPageSize.Shift4K)
+            throw new ArgumentOutOfRangeException(nameof(pfn), $"pfn 0x{pfn:x} lies beyond the memory the RMP covers");
         ulong run = pfn >> (SnpPageSize.Shift2M - SnpPageSize.Shift4K);
         ulong chunk = run >> RunsPerChunkShift;
-        if (chunk >= (ulong)_chunks.Length)
-            throw new ArgumentOutOfRangeException(nameof(pfn), $"pfn 0x{pfn:x} lies beyond the memory the RMP covers");
         Run[] runs = _chunks[chunk] ??= new Run[RunsPerChunk];
         return ref runs[run & (RunsPerChunk - 1)];
     }
