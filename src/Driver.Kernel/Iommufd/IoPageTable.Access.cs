@@ -7,20 +7,32 @@ public sealed partial class IoPageTable
 {
     public IReadOnlyList<IIoptAccess> Accesses => _accesses;
 
+    /// <summary>Accesses one table holds at most: Linux allocates their list ids in xa_limit_16b.</summary>
+    public const int MaxAccesses = 1 << 16;
+
     /// <summary>
-    /// iopt_add_access: ENOMEM when the list entry cannot be allocated; EADDRINUSE, with the
-    /// access not added, when an area does not meet the alignment the access raises the table to.
+    /// iopt_add_access: EBUSY when the table already holds <see cref="MaxAccesses"/> accesses (no
+    /// free list id), ENOMEM when the list entry cannot be allocated; EADDRINUSE, with the access
+    /// not added, when an area does not meet the alignment the access raises the table to.
     /// </summary>
     public Errno AddAccess(IIoptAccess access)
     {
         ArgumentNullException.ThrowIfNull(access);
+        if (_accesses.Count >= MaxAccesses)
+            return Errno.EBUSY;
         if (Fault())
             return Errno.ENOMEM;
+        // The table's alignment is already the largest want of everything else: only this access can raise it.
+        ulong wanted = access.IovaAlignment;
+        if (wanted > IovaAlignment)
+        {
+            var err = CheckAlignment(wanted);
+            if (err != Errno.Ok)
+                return err;
+            IovaAlignment = wanted;
+        }
         _accesses.Add(access);
-        var err = RecalculateAlignment();
-        if (err != Errno.Ok)
-            _accesses.Remove(access);
-        return err;
+        return Errno.Ok;
     }
 
     /// <summary>iopt_remove_access: the alignment falls back to what the domains and the other accesses need.</summary>

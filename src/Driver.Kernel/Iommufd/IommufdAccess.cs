@@ -34,20 +34,46 @@ public sealed class IommufdAccess : IommufdObject, IIoptAccess
     }
 
     /// <summary>
-    /// iommufd_access_change_ioas to none: new pins are refused at once, the user is asked to
-    /// unpin everything (while its unpins still reach the IOAS), then the access leaves the table.
+    /// iommufd_access_change_ioas: EBUSY while a detach is still asking the user to let go (Ioas
+    /// already gone, unpins still reaching the old IOAS); Ok at once for the IOAS it has. New pins
+    /// are refused from the start; the access joins <paramref name="next"/> first (its errno,
+    /// nothing changed), then the user is asked to unpin everything from the old IOAS (whose
+    /// unpins still reach it), which the access leaves last.
     /// </summary>
-    internal void DetachIoas()
+    internal Errno ChangeIoas(IommufdIoas? next)
     {
-        if (IoasUnpin is not { } ioas)
-            return;
+        IommufdIoas? current = Ioas;
+        if (current != IoasUnpin)
+            return Errno.EBUSY;
+        if (current == next)
+            return Errno.Ok;
         Ioas = null;
-        UnmapRequests++;
-        Ops.Unmap(this, 0, ulong.MaxValue);
-        ioas.Iopt.RemoveAccess(this);
-        ioas.RemoveUser();
-        IoasUnpin = null;
+        if (next is not null)
+        {
+            var err = next.Iopt.AddAccess(this);
+            if (err != Errno.Ok)
+            {
+                Ioas = current;
+                return err;
+            }
+            next.AddUser();
+        }
+        if (current is not null)
+        {
+            UnmapRequests++;
+            Ops.Unmap(this, 0, ulong.MaxValue);
+            current.Iopt.RemoveAccess(this);
+            current.RemoveUser();
+        }
+        Ioas = next;
+        IoasUnpin = next;
+        return Errno.Ok;
     }
 
-    internal override void Destroy() => DetachIoas();
+    /// <summary>iommufd_access_destroy_object: leaves its IOAS, if it still has one.</summary>
+    internal override void Destroy()
+    {
+        if (Ioas is not null && ChangeIoas(null) != Errno.Ok)
+            throw new InvalidOperationException("BUG: an access with an IOAS could not leave it");
+    }
 }

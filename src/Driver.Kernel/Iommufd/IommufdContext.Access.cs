@@ -19,25 +19,37 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>
-    /// iommufd_access_attach: EINVAL when already attached; ENOENT for a bad IOAS; then
-    /// iopt_add_access: ENOMEM, or EADDRINUSE when an area does not meet the alignment the
-    /// access needs (a page for one that pins), with nothing changed.
+    /// iommufd_access_attach: EINVAL when already attached; ENOENT for a bad IOAS; EBUSY while a
+    /// detach is still in progress; then iopt_add_access: EBUSY when the IOAS has
+    /// <see cref="IoPageTable.MaxAccesses"/> accesses, ENOMEM, or EADDRINUSE when an area does not
+    /// meet the alignment the access needs (a page for one that pins), with nothing changed.
     /// </summary>
     public Errno AccessAttach(IommufdAccess access, uint ioasId)
     {
         ArgumentNullException.ThrowIfNull(access);
         if (access.Ioas is not null)
             return Errno.EINVAL;
+        return ChangeIoas(access, ioasId);
+    }
+
+    /// <summary>
+    /// iommufd_access_replace (VFIO's emulated devices moving to another IOAS): ENOENT when the
+    /// access has no IOAS, ENOENT for a bad IOAS id; Ok with nothing done for the IOAS it already
+    /// has; otherwise it joins the new IOAS first (that table's errno, still attached to the old
+    /// one), then its user is asked to unpin everything from the old IOAS, which it leaves.
+    /// </summary>
+    public Errno AccessReplace(IommufdAccess access, uint ioasId)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        if (access.Ioas is null)
+            return Errno.ENOENT;
+        return ChangeIoas(access, ioasId);
+    }
+
+    private Errno ChangeIoas(IommufdAccess access, uint ioasId)
+    {
         var err = GetIoas(ioasId, out var ioas);
-        if (err != Errno.Ok)
-            return err;
-        err = ioas!.Iopt.AddAccess(access);
-        if (err != Errno.Ok)
-            return err;
-        ioas.AddUser();
-        access.Ioas = ioas;
-        access.IoasUnpin = ioas;
-        return Errno.Ok;
+        return err != Errno.Ok ? err : access.ChangeIoas(ioas);
     }
 
     /// <summary>
@@ -49,8 +61,7 @@ public sealed partial class IommufdContext
         ArgumentNullException.ThrowIfNull(access);
         if (access.Ioas is null)
             return Errno.EINVAL;
-        access.DetachIoas();
-        return Errno.Ok;
+        return access.ChangeIoas(null);
     }
 
     /// <summary>iommufd_access_destroy: detaches and removes the access.</summary>
