@@ -1,3 +1,4 @@
+using Driver.Hw.Interfaces;
 using Driver.Kernel;
 using Driver.Kernel.IommuPt;
 using Driver.Kernel.Psp;
@@ -97,12 +98,25 @@ internal abstract class ConversionStrategy : IConversionStrategy
         return err;
     }
 
-    /// <summary>The 512 4 KiB leaves that replace the 2 MiB leaf <paramref name="leaf"/> (same permissions, consecutive frames).</summary>
-    protected static void FillSmallLeaves(Span<ulong> items, ulong leaf)
+    /// <summary>
+    /// The first half of swapping <paramref name="gpa"/>'s 2 MiB IOPTE for a table of 4 KiB ones: finds the
+    /// 2 MiB leaf's slot (<paramref name="iopde"/>) and writes a fresh table page (<paramref name="ptes"/>)
+    /// with the 512 leaves that translate as it did, through <paramref name="memory"/>; nothing links it
+    /// yet. EINVAL when the trusted table has no 2 MiB leaf there, ENOMEM without a frame.
+    /// </summary>
+    protected Errno BuildSmallLeaves(IPhysicalMemory memory, ulong gpa, out ulong iopde, out ulong ptes)
     {
+        ptes = 0;
+        var table = Bed.TrustedTable;
+        if (!IoPageWalk.TryLeafSlot(memory, table.TopPa, table.TopLevel, gpa, out iopde, out int level) || level != 1)
+            return Errno.EINVAL;
+        if (!Bed.KernelFrames.TryAlloc(out ptes))
+            return Errno.ENOMEM;
+        ulong leaf = memory.ReadU64(iopde);
         ulong oa = AmdV1Format.LeafOa(leaf, 1);
         ulong attrs = AmdV1Format.LeafAttrs(leaf) & ~AmdV1Format.HardwareBits;
-        for (int i = 0; i < items.Length; i++)
-            items[i] = AmdV1Format.MakeLeaf(oa + ((ulong)i * GuestLayout.Page4K), 12, 0, attrs);
+        for (int i = 0; i < GuestLayout.PagesPer2M; i++)
+            memory.WriteU64(ptes + ((ulong)i * sizeof(ulong)), AmdV1Format.MakeLeaf(oa + ((ulong)i * GuestLayout.Page4K), 12, 0, attrs));
+        return Errno.Ok;
     }
 }

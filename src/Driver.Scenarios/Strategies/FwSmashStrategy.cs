@@ -19,17 +19,10 @@ internal sealed class FwSmashStrategy : ConversionStrategy
         int block = GuestLayout.BlockOfPage(Layout.PageOf(gpa));
         if (Layout.IoSplit[block])
             return Errno.Ok;
-        var table = Bed.TrustedTable;
-        var memory = Bed.Machine.KernelMemory;
-        if (!IoPageWalk.TryLeafSlot(memory, table.TopPa, table.TopLevel, gpa, out ulong iopde, out int level) || level != 1)
-            return Errno.EINVAL;
-        if (!Bed.KernelFrames.TryAlloc(out ulong ptes))
-            return Errno.ENOMEM;
-        Span<ulong> items = stackalloc ulong[GuestLayout.PagesPer2M];
-        FillSmallLeaves(items, memory.ReadU64(iopde));
-        for (int i = 0; i < items.Length; i++)
-            memory.WriteU64(ptes + ((ulong)i * sizeof(ulong)), items[i]);
-        var err = Bed.Sev.ProposedIopdeSmash(iopde, ptes, out _);
+        var err = BuildSmallLeaves(Bed.Machine.KernelMemory, gpa, out ulong iopde, out ulong ptes);
+        if (err != Errno.Ok)
+            return err;
+        err = Bed.Sev.ProposedIopdeSmash(iopde, ptes, out _);
         if (err != Errno.Ok)
         {
             Bed.KernelFrames.Free(ptes);

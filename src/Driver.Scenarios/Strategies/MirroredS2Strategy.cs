@@ -25,17 +25,11 @@ internal sealed class MirroredS2Strategy : ConversionStrategy
         int block = GuestLayout.BlockOfPage(Layout.PageOf(gpa));
         if (Layout.IoSplit[block])
             return Errno.Ok;
-        var table = Bed.TrustedTable;
-        var memory = Bed.Machine.Memory;
-        if (!IoPageWalk.TryLeafSlot(memory, table.TopPa, table.TopLevel, gpa, out ulong iopde, out int level) || level != 1)
-            return Errno.EINVAL;
-        if (!Bed.KernelFrames.TryAlloc(out ulong ptes))
-            return Errno.ENOMEM;
-        Span<ulong> items = stackalloc ulong[GuestLayout.PagesPer2M];
-        FillSmallLeaves(items, memory.ReadU64(iopde));
         // One instant: the table, the IOPDE and the RMP entry change with no device event in between.
-        for (int i = 0; i < items.Length; i++)
-            memory.WriteU64(ptes + ((ulong)i * sizeof(ulong)), items[i]);
+        var memory = Bed.Machine.Memory;
+        var err = BuildSmallLeaves(memory, gpa, out ulong iopde, out ulong ptes);
+        if (err != Errno.Ok)
+            return err;
         memory.WriteU64(iopde, AmdV1Format.MakeTable(ptes, 1));
         Bed.Machine.Rmp.Split(Layout.Spa((ulong)block * GuestLayout.PagesPer2M) >> 12);
         Layout.IoSplit[block] = true;
