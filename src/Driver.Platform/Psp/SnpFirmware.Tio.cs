@@ -1,5 +1,4 @@
 using Driver.Hw.Sev;
-using Driver.Platform.Snp;
 
 namespace Driver.Platform.Psp;
 
@@ -39,13 +38,9 @@ internal sealed partial class SnpFirmware
         if (status != SevStatus.Success)
             return Done(status);
         ulong page = request.TdiCtxPaddr;
-        if (!_rmp.Covers(page))
-            return Done(SevStatus.InvalidAddress);
-        var entry = _rmp.ReadEffective(page >> SnpPageSize.Shift4K, out bool is2M);
-        if (is2M)
-            return Done(SevStatus.InvalidPageSize);
-        if (RmpStates.Classify(entry) != RmpState.Firmware || InUseByFirmware(page))
-            return Done(SevStatus.InvalidPageState);
+        status = CheckFreeContextPage(page);
+        if (status != SevStatus.Success)
+            return Done(status);
         ushort deviceId = request.DeviceId;
         if (_tdis.Values.Any(t => t.DeviceId == deviceId))
             return Done(SevStatus.AlreadyOwned);

@@ -249,13 +249,9 @@ internal sealed partial class SnpFirmware
         if (!_initialized)
             return Done(SevStatus.InvalidPlatformState);
         ulong page = new SnpGctxCreateBuffer(words[0]).GctxPaddr;
-        if (!_rmp.Covers(page))
-            return Done(SevStatus.InvalidAddress);
-        var entry = _rmp.ReadEffective(page >> SnpPageSize.Shift4K, out bool is2M);
-        if (is2M)
-            return Done(SevStatus.InvalidPageSize);
-        if (RmpStates.Classify(entry) != RmpState.Firmware || InUseByFirmware(page))
-            return Done(SevStatus.InvalidPageState);
+        var status = CheckFreeContextPage(page);
+        if (status != SevStatus.Success)
+            return Done(status);
         _memory.Fill(page, (int)Page4K, 0);
         Write4K(page, RmpStates.Context());
         _guestContexts[page] = new GuestContext(page);
@@ -303,6 +299,21 @@ internal sealed partial class SnpFirmware
 
     // A firmware page that already holds firmware state: an IOMMU page or a TDI context.
     private bool InUseByFirmware(ulong page) => _iommuPages.Contains(page) || _tdis.ContainsKey(page);
+
+    /// <summary>
+    /// A page the host hands firmware for a new context (guest or TDI): INVALID_ADDRESS outside the RMP,
+    /// INVALID_PAGE_SIZE inside a 2 MiB entry, INVALID_PAGE_STATE unless a firmware page that holds no
+    /// firmware state yet.
+    /// </summary>
+    private SevStatus CheckFreeContextPage(ulong page)
+    {
+        if (!_rmp.Covers(page))
+            return SevStatus.InvalidAddress;
+        var entry = _rmp.ReadEffective(page >> SnpPageSize.Shift4K, out bool is2M);
+        if (is2M)
+            return SevStatus.InvalidPageSize;
+        return RmpStates.Classify(entry) != RmpState.Firmware || InUseByFirmware(page) ? SevStatus.InvalidPageState : SevStatus.Success;
+    }
 
     private void Write4K(ulong page, RmpEntry entry)
     {
