@@ -36,8 +36,8 @@ public sealed partial class IoPageTable
 
     /// <summary>
     /// iommufd_check_iova_range then iopt_read_and_clear_dirty_data: EOVERFLOW past the end;
-    /// EINVAL for a range not aligned to the table or to <paramref name="pageSize"/>, or a
-    /// page size of 0; EINVAL for a gap in the areas. Dirty pages are set in
+    /// EINVAL for a range not aligned to the table, a page size of 0, or a start or end with a
+    /// bit of <paramref name="pageSize"/> - 1 set (no power of two is asked for); EINVAL for a gap in the areas. Dirty pages are set in
     /// <paramref name="bitmap"/> and, unless <paramref name="flags"/> says NoClear, cleared.
     /// </summary>
     public Errno ReadAndClearDirty(IommuDomain domain, ulong iova, ulong length, ulong pageSize, DirtyFlags flags, Func<IovaBitmap> bitmap)
@@ -50,7 +50,9 @@ public sealed partial class IoPageTable
         ulong last = iova + (length - 1);
         if ((iova & (IovaAlignment - 1)) != 0 || ((last + 1) & (IovaAlignment - 1)) != 0)
             return Errno.EINVAL;
-        if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0)
+        // Only 0 is refused as such: the masks below are all Linux applies, and the bitmap's
+        // granule is the lowest set bit (iova_bitmap_alloc's __ffs), so 0x3000 reads as 4K.
+        if (pageSize == 0)
             return Errno.EINVAL;
         if ((iova & (pageSize - 1)) != 0 || ((last + 1) & (pageSize - 1)) != 0)
             return Errno.EINVAL;
