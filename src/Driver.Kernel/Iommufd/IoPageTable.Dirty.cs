@@ -40,7 +40,15 @@ public sealed partial class IoPageTable
     /// bit of <paramref name="pageSize"/> - 1 set (no power of two is asked for); EINVAL for a gap in the areas. Dirty pages are set in
     /// <paramref name="bitmap"/> and, unless <paramref name="flags"/> says NoClear, cleared.
     /// </summary>
-    public Errno ReadAndClearDirty(IommuDomain domain, ulong iova, ulong length, ulong pageSize, DirtyFlags flags, Func<IovaBitmap> bitmap)
+    public Errno ReadAndClearDirty(IommuDomain domain, ulong iova, ulong length, ulong pageSize, DirtyFlags flags, Func<IovaBitmap> bitmap) =>
+        ReadAndClearDirty(domain, dirtyOps: true, iova, length, pageSize, flags, bitmap);
+
+    /// <summary>
+    /// As above for a domain that may have no dirty ops (allocated without dirty tracking): the range is
+    /// checked first, then EOPNOTSUPP, as iommu_read_and_clear_dirty refuses only after iommufd_check_iova_range.
+    /// </summary>
+    public Errno ReadAndClearDirty(IommuDomain domain, bool dirtyOps, ulong iova, ulong length, ulong pageSize, DirtyFlags flags,
+        Func<IovaBitmap> bitmap)
     {
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(bitmap);
@@ -56,6 +64,8 @@ public sealed partial class IoPageTable
             return Errno.EINVAL;
         if ((iova & (pageSize - 1)) != 0 || ((last + 1) & (pageSize - 1)) != 0)
             return Errno.EINVAL;
+        if (!dirtyOps)
+            return Errno.EOPNOTSUPP;
         var ops = domain.Ops!;
         // A gap is refused before the bitmap is made: its size is bounded by what is mapped.
         if (ForEachContig(iova, last, (_, _, _) => Errno.Ok) != Errno.Ok)
