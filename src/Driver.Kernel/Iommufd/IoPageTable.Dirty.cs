@@ -36,11 +36,19 @@ public sealed partial class IoPageTable
 
     /// <summary>
     /// iommufd_check_iova_range then iopt_read_and_clear_dirty_data: EOVERFLOW past the end;
-    /// EINVAL for a range not aligned to the table or to <paramref name="pageSize"/>, or a
-    /// page size of 0; EINVAL for a gap in the areas. Dirty pages are set in
+    /// EINVAL for a range not aligned to the table, a page size of 0, or a start or end with a
+    /// bit of <paramref name="pageSize"/> - 1 set (no power of two is asked for); EINVAL for a gap in the areas. Dirty pages are set in
     /// <paramref name="bitmap"/> and, unless <paramref name="flags"/> says NoClear, cleared.
     /// </summary>
-    public Errno ReadAndClearDirty(IommuDomain domain, ulong iova, ulong length, ulong pageSize, DirtyFlags flags, Func<IovaBitmap> bitmap)
+    public Errno ReadAndClearDirty(IommuDomain domain, ulong iova, ulong length, ulong pageSize, DirtyFlags flags, Func<IovaBitmap> bitmap) =>
+        ReadAndClearDirty(domain, dirtyOps: true, iova, length, pageSize, flags, bitmap);
+
+    /// <summary>
+    /// As above for a domain that may have no dirty ops (allocated without dirty tracking): the range is
+    /// checked first, then EOPNOTSUPP, as iommu_read_and_clear_dirty refuses only after iommufd_check_iova_range.
+    /// </summary>
+    public Errno ReadAndClearDirty(IommuDomain domain, bool dirtyOps, ulong iova, ulong length, ulong pageSize, DirtyFlags flags,
+        Func<IovaBitmap> bitmap)
     {
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(bitmap);
@@ -50,10 +58,14 @@ public sealed partial class IoPageTable
         ulong last = iova + (length - 1);
         if ((iova & (IovaAlignment - 1)) != 0 || ((last + 1) & (IovaAlignment - 1)) != 0)
             return Errno.EINVAL;
-        if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0)
+        // Only 0 is refused as such: the masks below are all Linux applies, and the bitmap's
+        // granule is the lowest set bit (iova_bitmap_alloc's __ffs), so 0x3000 reads as 4K.
+        if (pageSize == 0)
             return Errno.EINVAL;
         if ((iova & (pageSize - 1)) != 0 || ((last + 1) & (pageSize - 1)) != 0)
             return Errno.EINVAL;
+        if (!dirtyOps)
+            return Errno.EOPNOTSUPP;
         var ops = domain.Ops!;
         // A gap is refused before the bitmap is made: its size is bounded by what is mapped.
         if (ForEachContig(iova, last, (_, _, _) => Errno.Ok) != Errno.Ok)

@@ -276,8 +276,9 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>
-    /// HWPT_GET_DIRTY_BITMAP's kernel half: ENOENT for a bad id, EINVAL for a HWPT allocated
-    /// without dirty tracking, then the table's range checks and the domain's read-and-clear.
+    /// HWPT_GET_DIRTY_BITMAP's kernel half: ENOENT for a bad id, then the table's range checks, then
+    /// EOPNOTSUPP for a HWPT allocated without dirty tracking (its domain has no dirty ops), then the
+    /// domain's read-and-clear.
     /// </summary>
     public Errno HwptGetDirtyBitmap(uint hwptId, ulong iova, ulong length, ulong pageSize, DirtyFlags flags, out IovaBitmap? bitmap)
     {
@@ -285,23 +286,24 @@ public sealed partial class IommufdContext
         var err = Objects.Get<IommufdHwptPaging>(hwptId, IommufdObjectType.HwptPaging, out var hwpt);
         if (err != Errno.Ok)
             return err;
-        if (!hwpt!.EnforceDirty)
-            return Errno.EINVAL;
         IovaBitmap? made = null;
-        err = hwpt.Ioas.Iopt.ReadAndClearDirty(hwpt.Domain, iova, length, pageSize, flags,
+        err = hwpt!.Ioas.Iopt.ReadAndClearDirty(hwpt.Domain, hwpt.EnforceDirty, iova, length, pageSize, flags,
             () => made = new IovaBitmap(iova, length, System.Numerics.BitOperations.TrailingZeroCount(pageSize)));
         bitmap = made;
         return err;
     }
 
-    /// <summary>IOMMU_HWPT_SET_DIRTY_TRACKING: ENOENT for a bad id; EINVAL without dirty enforcement; the driver's errno.</summary>
+    /// <summary>
+    /// IOMMU_HWPT_SET_DIRTY_TRACKING: ENOENT for a bad id; EOPNOTSUPP for a HWPT allocated without dirty
+    /// tracking (iopt_set_dirty_tracking with no dirty ops); the driver's errno.
+    /// </summary>
     public Errno HwptSetDirtyTracking(uint hwptId, bool enable)
     {
         var err = Objects.Get<IommufdHwptPaging>(hwptId, IommufdObjectType.HwptPaging, out var hwpt);
         if (err != Errno.Ok)
             return err;
         if (!hwpt!.EnforceDirty)
-            return Errno.EINVAL;
+            return Errno.EOPNOTSUPP;
         return hwpt.Ioas.Iopt.SetDirtyTracking(hwpt.Domain, enable);
     }
 }

@@ -9,7 +9,8 @@ namespace Driver.Kernel.Tests.Iommufd;
 /// <summary>
 /// GET_DIRTY_BITMAP's range checks in Linux's order (iommufd_check_iova_range): EOVERFLOW only
 /// when iova + length - 1 wraps; EINVAL for an end or start off the table's or the bitmap's page
-/// size, a page size that is no power of two, or a range with a gap.
+/// size (a page size need not be a power of two: only its mask is applied), a page size of 0, or a
+/// range with a gap.
 /// </summary>
 public class DirtyBitmapRangeTests
 {
@@ -41,7 +42,8 @@ public class DirtyBitmapRangeTests
     [InlineData(Start, 8 * Pg, 2 * Pg, Errno.Ok)]
     [InlineData(Start, (16 * Pg) - 0x800, Pg, Errno.EINVAL)]
     [InlineData(Start + 0x800, 4 * Pg, Pg, Errno.EINVAL)]
-    [InlineData(Start, 8 * Pg, 3 * Pg, Errno.EINVAL)]
+    [InlineData(Start + (2 * Pg), 4 * Pg, 3 * Pg, Errno.EINVAL)]
+    [InlineData(Start, 2 * Pg, 3 * Pg, Errno.EINVAL)]
     [InlineData(Start, 8 * Pg, 0UL, Errno.EINVAL)]
     [InlineData(Start, 3 * Pg, 2 * Pg, Errno.EINVAL)]
     [InlineData(Start + Pg, 4 * Pg, 2 * Pg, Errno.EINVAL)]
@@ -85,6 +87,26 @@ public class DirtyBitmapRangeTests
         bitmap.IsSet(Start + (16 * Pg) - 1).ShouldBeTrue("the last byte of the range");
         bitmap.IsSet(Start + (15 * Pg) - 1).ShouldBeFalse();
         DirtyPages(rig, hwpt, Start, 16, DirtyFlags.NoClear).ShouldBeEmpty("the read cleared the page");
+        rig.CheckNoLeak();
+    }
+
+    [Fact]
+    public void A_page_size_that_is_no_power_of_two_is_taken_at_its_lowest_bit_when_the_range_passes_its_mask()
+    {
+        // iommufd_check_iova_range masks iova and iova + length with page_size - 1 and nothing else;
+        // iova_bitmap_alloc takes __ffs(page_size) as the bit granule: 0x3000 is one bit per 4K.
+        var (rig, hwpt) = MappedOn(out _, out var domain);
+        domain.MarkDirty(Start + (5 * Pg)).ShouldBeTrue();
+        domain.MarkDirty(Start + (9 * Pg)).ShouldBeTrue();
+        ulong user = rig.Buffer(Pg);
+        rig.Utils.HwptGetDirtyBitmap(hwpt, Start, 8 * Pg, 3 * Pg, user).ShouldBe(Errno.Ok);
+        var bytes = new byte[2];
+        rig.Mm.CopyFromUser(user, bytes).ShouldBe(Errno.Ok);
+        bytes.ShouldBe(new byte[] { 1 << 5, 0 }, "bit 5 is page 5; page 9 is outside the range");
+        DirtyPages(rig, hwpt, Start, 16, DirtyFlags.NoClear).ShouldBe([9UL], "page 5 was cleared, page 9 was not read");
+        rig.Ctx.HwptGetDirtyBitmap(hwpt, Start, 8 * Pg, 3 * Pg, DirtyFlags.NoClear, out var bitmap).ShouldBe(Errno.Ok);
+        bitmap!.PageLg2.ShouldBe(12);
+        bitmap.Pages.ShouldBe(8UL);
         rig.CheckNoLeak();
     }
 
