@@ -121,8 +121,8 @@ public sealed partial class KvmVm : IGuestMemfdGfnLookup
     }
 
     /// <summary>
-    /// KVM_SET_USER_MEMORY_REGION2 of a guest_memfd slot. Size 0 deletes the slot (its stage-2 leaves go). EINVAL for a
-    /// bad slot id, an unaligned address or size, a change of an existing slot, and every guest_memfd binding rule
+    /// KVM_SET_USER_MEMORY_REGION2 of a guest_memfd slot. Size 0 deletes the slot (its stage-2 leaves go); EINVAL when
+    /// there is none. EINVAL for a bad slot id, an unaligned address or size, a change of an existing slot, and every guest_memfd binding rule
     /// (another VM's file, an unaligned or out-of-file range, an overlap with another binding); EBADF when
     /// <paramref name="guestMemfd"/> is no open fd; EINVAL when it is not a guest_memfd; EEXIST when the
     /// guest-physical range overlaps another slot.
@@ -137,8 +137,10 @@ public sealed partial class KvmVm : IGuestMemfdGfnLookup
                 return Refuse(slot, Errno.EINVAL, "bad slot, address or size");
             if (memorySize == 0)
             {
-                if (_slots.Remove(slot, out KvmMemorySlot? gone))
-                    DeleteLocked(gone);
+                // __kvm_set_memory_region: deleting a slot that does not exist is EINVAL.
+                if (!_slots.Remove(slot, out KvmMemorySlot? gone))
+                    return Refuse(slot, Errno.EINVAL, "no such slot to delete");
+                DeleteLocked(gone);
                 return Errno.Ok;
             }
             if (_slots.ContainsKey(slot))

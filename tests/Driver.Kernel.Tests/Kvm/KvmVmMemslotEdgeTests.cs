@@ -69,6 +69,7 @@ public sealed class KvmVmMemslotEdgeTests
         { "no fd", Errno.EBADF, "no such fd" },
         { "memfd", Errno.EINVAL, "the fd is not a guest_memfd" },
         { "bind", Errno.EINVAL, "the guest_memfd range cannot be bound" },
+        { "delete", Errno.EINVAL, "no such slot to delete" },
     };
 
     [Theory]
@@ -86,6 +87,7 @@ public sealed class KvmVmMemslotEdgeTests
             "overlap" => vm.SetUserMemoryRegion2(1, Gpa + K4, K4, fd, 8 * K4),
             "no fd" => vm.SetUserMemoryRegion2(1, Gpa + (8 * K4), K4, 99, 0),
             "memfd" => vm.SetUserMemoryRegion2(1, Gpa + (8 * K4), K4, memfd, 0),
+            "delete" => vm.SetUserMemoryRegion2(1, Gpa + (8 * K4), 0, fd, 0),
             _ => vm.SetUserMemoryRegion2(1, Gpa + (8 * K4), K4, fd, 0),
         };
         e.ShouldBe(expected);
@@ -110,6 +112,7 @@ public sealed class KvmVmMemslotEdgeTests
         vm.TryGetGfn(file, 0, out gfn).ShouldBeFalse();
         gfn.ShouldBe(0UL);
         binding.Bound.ShouldBeFalse();
+        vm.SetUserMemoryRegion2(0, Gpa, 0, fd, 0).ShouldBe(Errno.EINVAL, "deleted already");
         vm.SetUserMemoryRegion2(0, Gpa, 4 * K4, fd, 0).ShouldBe(Errno.Ok, "the range may be bound again");
     }
 
