@@ -1,5 +1,3 @@
-using Driver.Kernel.Mm;
-
 namespace Driver.Kernel.Kvm;
 
 /// <summary>get_pfn as KVM's fault path uses it: with the page prepared for the guest and the largest order it may be mapped at.</summary>
@@ -21,19 +19,15 @@ public sealed partial class GuestMemfd
         {
             lock (_lock)
             {
-                if (_released || index >= Size >> Page.Shift)
-                    return Errno.EFAULT;
-                if (!binding.Bound || index < binding.Offset >> Page.Shift || index >= (binding.Offset + binding.Length) >> Page.Shift)
-                    return Errno.EIO;
-                if (_shareability.IsShared(index) == isPrivate)
-                    return Errno.EAGAIN;
-                Errno e = GetFolioLocked(index, out GuestMemfdFolio? folio);
+                Errno e = CheckPageLocked(binding, index);
                 if (e != Errno.Ok)
                     return e;
-                ulong found = folio!.PfnOf(index);
-                if (_pages.IsHwPoison(found))
-                    return Errno.EHWPOISON;
-                int order = folio.Order;
+                if (_shareability.IsShared(index) == isPrivate)
+                    return Errno.EAGAIN;
+                e = FolioPfnLocked(index, out GuestMemfdFolio? folio, out ulong found);
+                if (e != Errno.Ok)
+                    return e;
+                int order = folio!.Order;
                 if (isPrivate && _arch is not null)
                 {
                     e = _arch.Prepare(gfn, found, order, out int mappable);

@@ -162,20 +162,14 @@ public sealed partial class GuestMemfd : IUserMappable, IFile
         {
             lock (_lock)
             {
-                if (_released || index >= Size >> Page.Shift)
-                    return Errno.EFAULT;
-                if (binding is not null && (!binding.Bound || index < binding.Offset >> Page.Shift || index >= (binding.Offset + binding.Length) >> Page.Shift))
-                    return Errno.EIO;
-                Errno e = GetFolioLocked(index, out GuestMemfdFolio? folio);
+                Errno e = CheckPageLocked(binding, index);
                 if (e != Errno.Ok)
                     return e;
-                pfn = folio!.PfnOf(index);
-                if (_pages.IsHwPoison(pfn))
-                {
-                    pfn = 0;
-                    return Errno.EHWPOISON;
-                }
-                maxOrder = folio.Order;
+                e = FolioPfnLocked(index, out GuestMemfdFolio? folio, out ulong found);
+                if (e != Errno.Ok)
+                    return e;
+                pfn = found;
+                maxOrder = folio!.Order;
                 return Errno.Ok;
             }
         }
@@ -183,6 +177,31 @@ public sealed partial class GuestMemfd : IUserMappable, IFile
         {
             _invalidateLock.ExitReadLock();
         }
+    }
+
+    // get_pfn's first checks: EFAULT when the file is gone or the page lies past its end, EIO when a binding is
+    // given that does not hold the page.
+    private Errno CheckPageLocked(GuestMemfdBinding? binding, ulong index)
+    {
+        if (_released || index >= Size >> Page.Shift)
+            return Errno.EFAULT;
+        if (binding is not null && (!binding.Bound || index < binding.Offset >> Page.Shift || index >= (binding.Offset + binding.Length) >> Page.Shift))
+            return Errno.EIO;
+        return Errno.Ok;
+    }
+
+    // The folio of page `index` (allocated if it is a hole: ENOMEM) and the page's frame; EHWPOISON for a poisoned one.
+    private Errno FolioPfnLocked(ulong index, out GuestMemfdFolio? folio, out ulong pfn)
+    {
+        pfn = 0;
+        Errno e = GetFolioLocked(index, out folio);
+        if (e != Errno.Ok)
+            return e;
+        ulong found = folio!.PfnOf(index);
+        if (_pages.IsHwPoison(found))
+            return Errno.EHWPOISON;
+        pfn = found;
+        return Errno.Ok;
     }
 
     /// <summary>
