@@ -23,14 +23,9 @@ public sealed partial class IoPageTable
         if (Fault())
             return Errno.ENOMEM;
         // The table's alignment is already the largest want of everything else: only this access can raise it.
-        ulong wanted = access.IovaAlignment;
-        if (wanted > IovaAlignment)
-        {
-            var err = CheckAlignment(wanted);
-            if (err != Errno.Ok)
-                return err;
-            IovaAlignment = wanted;
-        }
+        var err = SetAlignment(Math.Max(IovaAlignment, access.IovaAlignment));
+        if (err != Errno.Ok)
+            return err;
         _accesses.Add(access);
         return Errno.Ok;
     }

@@ -37,15 +37,10 @@ public sealed partial class IoPageTable
     /// <summary>
     /// iommufd_check_iova_range then iopt_read_and_clear_dirty_data: EOVERFLOW past the end;
     /// EINVAL for a range not aligned to the table, a page size of 0, or a start or end with a
-    /// bit of <paramref name="pageSize"/> - 1 set (no power of two is asked for); EINVAL for a gap in the areas. Dirty pages are set in
-    /// <paramref name="bitmap"/> and, unless <paramref name="flags"/> says NoClear, cleared.
-    /// </summary>
-    public Errno ReadAndClearDirty(IommuDomain domain, ulong iova, ulong length, ulong pageSize, DirtyFlags flags, Func<IovaBitmap> bitmap) =>
-        ReadAndClearDirty(domain, dirtyOps: true, iova, length, pageSize, flags, bitmap);
-
-    /// <summary>
-    /// As above for a domain that may have no dirty ops (allocated without dirty tracking): the range is
-    /// checked first, then EOPNOTSUPP, as iommu_read_and_clear_dirty refuses only after iommufd_check_iova_range.
+    /// bit of <paramref name="pageSize"/> - 1 set (no power of two is asked for); then EOPNOTSUPP
+    /// when the domain has no <paramref name="dirtyOps"/> (allocated without dirty tracking), as
+    /// iommu_read_and_clear_dirty refuses only after the range checks; EINVAL for a gap in the areas.
+    /// Dirty pages are set in <paramref name="bitmap"/> and, unless <paramref name="flags"/> says NoClear, cleared.
     /// </summary>
     public Errno ReadAndClearDirty(IommuDomain domain, bool dirtyOps, ulong iova, ulong length, ulong pageSize, DirtyFlags flags,
         Func<IovaBitmap> bitmap)

@@ -128,6 +128,12 @@ public sealed partial class IoPageTable
             alignment = Math.Max(alignment, 1UL << BitOperations.TrailingZeroCount(domain.Ops!.PageSizeBitmap));
         foreach (var access in _accesses)
             alignment = Math.Max(alignment, access.IovaAlignment);
+        return SetAlignment(alignment);
+    }
+
+    // A raise needs every area to conform already (EADDRINUSE, nothing changed); a fall is always allowed.
+    private Errno SetAlignment(ulong alignment)
+    {
         if (alignment > IovaAlignment)
         {
             var err = CheckAlignment(alignment);

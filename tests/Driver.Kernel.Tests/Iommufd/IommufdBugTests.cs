@@ -78,8 +78,8 @@ public class IommufdBugTests
         Null("domain", () => iopt.AddDomain(null!));
         Null("domain", () => iopt.RemoveDomain(null!));
         Null("domain", () => iopt.SetDirtyTracking(null!, true));
-        Null("domain", () => iopt.ReadAndClearDirty(null!, 0, Pg, Pg, DirtyFlags.None, () => new IovaBitmap(0, Pg)));
-        Null("bitmap", () => iopt.ReadAndClearDirty(rig.Core.Identity, 0, Pg, Pg, DirtyFlags.None, null!));
+        Null("domain", () => iopt.ReadAndClearDirty(null!, dirtyOps: true, 0, Pg, Pg, DirtyFlags.None, () => new IovaBitmap(0, Pg)));
+        Null("bitmap", () => iopt.ReadAndClearDirty(rig.Core.Identity, dirtyOps: true, 0, Pg, Pg, DirtyFlags.None, null!));
         Null("node", () => new IntervalSet<int>().Remove(null!));
         Null("obj", () => ctx.Objects.Reserve(null!));
         Null("obj", () => ctx.Objects.Finalize(null!));
