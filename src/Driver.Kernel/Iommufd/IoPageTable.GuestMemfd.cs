@@ -67,21 +67,30 @@ public sealed partial class IoPageTable
     /// <summary>
     /// Maps what the pages' state allows now in iova..last of a bound area, in every domain (after a
     /// conversion: by the kernel at InvalidateEnd, or by user space's Refresh). Pages already
-    /// mapped stay; a 2M block whose pages may be one 2M page again is merged, so the range grows to
-    /// the 2M blocks it touches (inside the area). The first errno stops it.
+    /// mapped stay. Where an end of the range lies in a 2M block (inside the area) that may be one 2M
+    /// page again in a domain, the range grows to that block there and the block is merged; elsewhere
+    /// only the range is looked at, so a 4K conversion costs 4K of work. The first errno stops it.
     /// </summary>
     internal Errno RefreshGuestMemfd(IoptArea area, ulong iova, ulong last)
     {
-        iova = Math.Max(area.Iova, iova & ~(Size2M - 1));
-        last = Math.Min(area.Last, last | (Size2M - 1));
         foreach (var domain in _domains)
         {
-            var err = MapGuestMemfdRange(domain, area, iova, last, allowHuge: true);
+            ulong from = iova, to = last;
+            if (Mergeable(domain, area, iova & ~(Size2M - 1)))
+                from = iova & ~(Size2M - 1);
+            if (Mergeable(domain, area, last & ~(Size2M - 1)))
+                to = last | (Size2M - 1);
+            var err = MapGuestMemfdRange(domain, area, from, to, allowHuge: true);
             if (err != Errno.Ok)
                 return err;
         }
         return Errno.Ok;
     }
+
+    // The 2M block may be one 2M I/O page in this domain: inside the area whole, a domain with 2M pages, a 2M page's state.
+    private bool Mergeable(IommuDomain domain, IoptArea area, ulong block) =>
+        block >= area.Iova && block + (Size2M - 1) <= area.Last && !DisableLargePages && (domain.PageSizeBitmap & Size2M) != 0
+        && Huge(area.GuestMemfd!, block, IsGuestPrivate(domain), out _);
 
     /// <summary>The bound area that covers iova..last whole, if any.</summary>
     internal IoptArea? GuestMemfdAreaCovering(ulong iova, ulong last)

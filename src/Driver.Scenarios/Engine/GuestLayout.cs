@@ -49,6 +49,9 @@ internal sealed class GuestLayout
 
     public ulong BlockGpa(int block) => GpaBase + ((ulong)block * Page2M);
 
+    /// <summary>Whether the RMP has one 2 MiB entry over guest frame <paramref name="spa"/> (false for a frame not the guest's).</summary>
+    public bool RmpIsHuge(ulong spa) => TryPageOf(spa, out ulong page) && !RmpSplit[BlockOfPage(page)];
+
     /// <summary>Records the frame of a 2 MiB folio (or of one 4 KiB page when folios are 4 KiB).</summary>
     public void SetFolio(ulong firstPage, ulong spa)
     {

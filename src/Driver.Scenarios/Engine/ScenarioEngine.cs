@@ -1,3 +1,4 @@
+using Driver.Platform.Iommu;
 using Driver.Platform.Time;
 using Driver.Scenarios.Actors;
 using Driver.Scenarios.Engine;
@@ -10,7 +11,7 @@ namespace Driver.Scenarios;
 
 /// <summary>
 /// Runs one (strategy, rule, seed) on a fresh machine: boots the host (IOMMU, SNP, TIO), gives the
-/// guest its memory (private, validated, mapped for the TDI by the strategy), then runs the guest, the
+/// guest its memory (private, validated, mapped for the TDI by the strategy or by iommufd's binding), then runs the guest, the
 /// VMM and the devices on simulated time for the options' duration and reads the metrics. One kernel
 /// thread per run and nothing shared between runs, so runs of different cells may go on in parallel.
 /// </summary>
@@ -45,16 +46,8 @@ public sealed class ScenarioEngine : IScenarioEngine
         Log.RunStarted(_logger, cell, seed, options.GuestSize, options.FolioSize, options.DurationNs);
 
         var strategy = Strategies.Strategies.Create(cell.Strategy);
-        // Each run's machine logs nothing: its per-access records would swamp a sweep.
-        var bed = new Testbed(options, cell.Rule, seed, strategy.HugeIoPages, NullLoggerFactory.Instance);
-        bed.BootHost();
-        bed.CreateGuestMemory(new StrategyArch(bed.Layout, strategy));
         var firmware = new StrategyCounters();
-        strategy.Attach(bed, firmware);
-
-        for (int block = 0; block < bed.Layout.Blocks; block++)
-            strategy.Populate(block, (gpa, spa, huge) => GuestActor.Validate(bed.GuestCpu, gpa, spa, huge));
-        bed.BindTdi();
+        var bed = BringUp(options, cell.Rule, seed, strategy, firmware);
 
         var baseline = Snapshot.Take(bed, firmware);
         var state = new ConversionState(bed.Layout);
@@ -101,6 +94,26 @@ public sealed class ScenarioEngine : IScenarioEngine
         foreach (var finding in result.Findings)
             Log.Violation(_logger, cell, seed, finding.Detail);
         return result;
+    }
+
+    /// <summary>
+    /// One run's system up to the first DMA: the host booted, the guest's memory made and given to the strategy,
+    /// every block private, validated and mapped for the trusted device (by the strategy, or by the iommufd binding
+    /// once all are the guest's: 2 MiB over 2 MiB RMP entries), the TDI bound.
+    /// </summary>
+    internal static Testbed BringUp(ScenarioOptions options, RmpGranularity rule, ulong seed, IConversionStrategy strategy, StrategyCounters firmware)
+    {
+        // Each run's machine logs nothing: its per-access records would swamp a sweep.
+        var bed = new Testbed(options, rule, seed, strategy.HugeIoPages, NullLoggerFactory.Instance);
+        bed.BootHost(trustedThroughIommufd: strategy.BindsGuestMemfd);
+        bed.CreateGuestMemory(new StrategyArch(bed.Layout, strategy));
+        strategy.Attach(bed, firmware);
+        for (int block = 0; block < bed.Layout.Blocks; block++)
+            strategy.Populate(block, (gpa, spa, huge) => GuestActor.Validate(bed.GuestCpu, gpa, spa, huge));
+        if (strategy.BindsGuestMemfd)
+            Testbed.Check(bed.BindGuestMemfd(), "IOAS_MAP_GUEST_MEMFD");
+        bed.BindTdi();
+        return bed;
     }
 
     private static RunResult Collect(CellKey cell, ulong seed, Testbed bed, Snapshot baseline, StrategyCounters firmware, DmaCounters trusted,

@@ -3,6 +3,7 @@ using Driver.Hw.Kvm;
 using Driver.Kernel;
 using Driver.Kernel.Iommu;
 using Driver.Kernel.Iommu.Amd;
+using Driver.Kernel.Iommufd;
 using Driver.Kernel.IommuPt;
 using Driver.Kernel.Kvm;
 using Driver.Kernel.Mm;
@@ -18,7 +19,10 @@ namespace Driver.Scenarios.Engine;
 /// its monitors on, the AMD IOMMU driver and the IOMMU core on it, the PSP driver with SNP and
 /// SEV-TIO up, one SNP guest (a guest_memfd bound to a memslot, every page private and validated),
 /// the trusted device as a TDI bound to that guest and attached to a paging domain that maps the
-/// guest's memory at IOVA = GPA, and optionally an untrusted device with a domain of its own.
+/// guest's memory at IOVA = GPA, and optionally an untrusted device with a domain of its own. The
+/// trusted domain is either one the strategy maps through the IOMMU core, or (as a VMM holds it)
+/// iommufd's: the device bound to an iommufd, a guest-private HWPT of an IOAS, the guest_memfd
+/// bound into it with IOAS_MAP_GUEST_MEMFD.
 /// </summary>
 internal sealed class Testbed
 {
@@ -38,6 +42,8 @@ internal sealed class Testbed
 
     private SevTdi? _tdi;
     private long _baselineTableFrames;
+    private uint _trustedIoas;
+    private int _gmemFd = -1;
 
     public Testbed(ScenarioOptions options, RmpGranularity rule, ulong seed, bool hugeIoPages, ILoggerFactory loggerFactory)
     {
@@ -78,6 +84,7 @@ internal sealed class Testbed
         Core = new IommuCore(Amd, Machine.Clock, new IommuCoreConfig { Strict = true }, loggerFactory);
         GuestCpu = Machine.GuestCpu(GuestAsid);
         LoggerFactory = loggerFactory;
+        GuestPages = new PageCounts(GuestFrames, loggerFactory: loggerFactory);
     }
 
     /// <summary>Probability per kernel hardware access that the seed pulls one device event in early.</summary>
@@ -99,6 +106,12 @@ internal sealed class Testbed
     public FrameAllocator PspFrames { get; }
 
     public FrameAllocator GuestFrames { get; }
+
+    /// <summary>The host's page counts over the guest's frames (guest_memfd's folios, user mappings).</summary>
+    public PageCounts GuestPages { get; }
+
+    /// <summary>The host process's files: the guest_memfd, and the iommufd when the trusted domain is iommufd's.</summary>
+    public FdTable Fds { get; } = new();
 
     public Metrics.CommandTap Tap { get; }
 
@@ -122,14 +135,20 @@ internal sealed class Testbed
 
     public KvmVm? Vm { get; private set; }
 
+    /// <summary>The VMM's iommufd (through the typed wrappers over its ioctls) when the trusted domain is iommufd's; else null.</summary>
+    public IommufdUtils? Iommufd { get; private set; }
+
     /// <summary>The trusted device's iommupt table (the AMD driver's protection domain).</summary>
     public IommuPageTable<AmdV1Format> TrustedTable => ((AmdProtectionDomain)TrustedDomain!.Ops!).Table;
 
     /// <summary>I/O page-table pages in use now: the AMD driver's frames beyond what it had before any domain.</summary>
     public long IoPageTablePages => KernelFrames.FramesInUse - _baselineTableFrames;
 
-    /// <summary>Boots the host side: IOMMU, SNP and TIO, the guest's context and ASID, the TDI, the domains.</summary>
-    public void BootHost()
+    /// <summary>
+    /// Boots the host side: IOMMU, SNP and TIO, the guest's context and ASID, the TDI, the domains; with
+    /// <paramref name="trustedThroughIommufd"/> the trusted device's domain is a guest-private HWPT of an iommufd IOAS.
+    /// </summary>
+    public void BootHost(bool trustedThroughIommufd = false)
     {
         Check(Amd.Init(), "AMD IOMMU init");
         _baselineTableFrames = KernelFrames.FramesInUse;
@@ -147,7 +166,7 @@ internal sealed class Testbed
         Check(Sev.SnpActivate(guest!, GuestAsid, out _), "SNP_ACTIVATE");
         Check(Sev.TdiCreate(TrustedDeviceId, out _tdi, out _), "TIO_TDI_CREATE");
 
-        TrustedDomain = PagingDomain(TrustedDeviceId);
+        TrustedDomain = trustedThroughIommufd ? IommufdDomain(TrustedDeviceId) : PagingDomain(TrustedDeviceId);
         if (Options.UntrustedDevice)
             UntrustedDomain = PagingDomain(UntrustedDeviceId);
     }
@@ -155,9 +174,7 @@ internal sealed class Testbed
     /// <summary>The guest's memory: a guest_memfd with the options' folios, bound at <see cref="GuestGpaBase"/>.</summary>
     public void CreateGuestMemory(IGuestMemfdArch arch)
     {
-        var pages = new PageCounts(GuestFrames, loggerFactory: LoggerFactory);
-        var fds = new FdTable();
-        Vm = new KvmVm(pages, Machine.KernelMemory, fds, new GuestMemfdOptions
+        Vm = new KvmVm(GuestPages, Machine.KernelMemory, Fds, new GuestMemfdOptions
         {
             HugePages = Options.FolioSize == GuestLayout.Page2M,
             Arch = arch,
@@ -168,8 +185,9 @@ internal sealed class Testbed
         default(KvmCreateGuestMemfd).WithSize(Options.GuestSize).CopyTo(create);
         Check(Vm.CreateGuestMemfd(create, out int fd), "KVM_CREATE_GUEST_MEMFD");
         Check(Vm.SetUserMemoryRegion2(0, GuestGpaBase, Options.GuestSize, fd, 0), "KVM_SET_USER_MEMORY_REGION2");
-        fds.TryGet(fd, out GuestMemfd? file);
+        Fds.TryGet(fd, out GuestMemfd? file);
         Gmem = file;
+        _gmemFd = fd;
         ulong step = Options.FolioSize / GuestLayout.Page4K;
         for (ulong page = 0; page < Layout.Pages; page += step)
         {
@@ -188,6 +206,40 @@ internal sealed class Testbed
         default(KvmMemoryAttributes2).WithOffset(gpa - GuestGpaBase).WithSize(GuestLayout.Page4K)
             .WithAttributes(toPrivate ? (ulong)KvmMemoryAttributes.Private : 0).CopyTo(bytes);
         return Gmem!.SetMemoryAttributes2(bytes);
+    }
+
+    /// <summary>
+    /// IOAS_MAP_GUEST_MEMFD of the whole guest_memfd at IOVA = GPA into the trusted device's IOAS (the
+    /// kernel maps the range again after each conversion): its guest-private HWPT maps the private pages,
+    /// 2 MiB where the folio and the RMP entry are 2 MiB.
+    /// </summary>
+    public Errno BindGuestMemfd()
+    {
+        if (Iommufd is null || _gmemFd < 0)
+            throw new InvalidOperationException("BUG: the guest_memfd is bound before the iommufd or the file exists");
+        ulong iova = GuestGpaBase;
+        return Iommufd.IoasMapGuestMemfd(_trustedIoas, _gmemFd, 0, Options.GuestSize, ref iova,
+            IoasMapGuestMemfdFlags.FixedIova | IoasMapGuestMemfdFlags.Readable | IoasMapGuestMemfdFlags.Writeable | IoasMapGuestMemfdFlags.KernelRemap);
+    }
+
+    /// <summary>On SNP the RMP caps a binding's page size (sev_gmem_max_mapping_level): order 9 only over a 2 MiB entry.</summary>
+    private int RmpMaxOrder(ulong pfn) => Layout.RmpIsHuge(pfn << 12) ? 9 : 0;
+
+    // What a VMM does for a device it hands to an iommufd: bind (claims its DMA), an IOAS, a guest-private HWPT, attach.
+    private IommuDomain IommufdDomain(ushort deviceId)
+    {
+        Check(Core.ProbeDevice(deviceId), "probe device");
+        var sys = new IommufdSubsystem(Core, Machine.KernelMemory, LoggerFactory) { GuestMemfdRmpMaxOrder = RmpMaxOrder };
+        var ctx = sys.Open();
+        var utils = new IommufdUtils(new IommufdFile(ctx, new UserAddressSpace(GuestPages, Machine.KernelMemory), Fds));
+        Check(ctx.DeviceBind(deviceId, out uint devId), "iommufd device bind");
+        Check(utils.IoasAlloc(out _trustedIoas), "IOMMU_IOAS_ALLOC");
+        Check(utils.HwptAlloc(devId, _trustedIoas, HwptAllocFlags.GuestPrivate, out uint hwptId), "IOMMU_HWPT_ALLOC");
+        uint pt = hwptId;
+        Check(ctx.DeviceAttach(devId, ref pt), "iommufd device attach");
+        Check(ctx.Objects.Get<IommufdHwptPaging>(hwptId, IommufdObjectType.HwptPaging, out var hwpt), "HWPT lookup");
+        Iommufd = utils;
+        return hwpt!.Domain;
     }
 
     private IommuDomain PagingDomain(ushort deviceId)

@@ -22,6 +22,8 @@ internal abstract class ConversionStrategy : IConversionStrategy
 
     public virtual bool HugeIoPages => true;
 
+    public virtual bool BindsGuestMemfd => false;
+
     protected Testbed Bed => _bed ?? throw new InvalidOperationException("BUG: strategy used before Attach");
 
     protected StrategyCounters Counters => _counters ?? throw new InvalidOperationException("BUG: strategy used before Attach");
@@ -44,7 +46,8 @@ internal abstract class ConversionStrategy : IConversionStrategy
             Testbed.Check(Bed.Sev.Rmp.RmpMakePrivate(spa, gpa, RmpPageLevel.Level2M, Testbed.GuestAsid, false, out _), "RMPUPDATE 2M private");
             if (!validate(gpa, spa, true))
                 throw new InvalidOperationException($"scenario bring-up: the guest could not validate 0x{gpa:x}");
-            Testbed.Check(Bed.Core.Map(Bed.TrustedDomain!, gpa, spa, GuestLayout.Page2M, ReadWrite), "map 2M");
+            if (!BindsGuestMemfd)
+                Testbed.Check(Bed.Core.Map(Bed.TrustedDomain!, gpa, spa, GuestLayout.Page2M, ReadWrite), "map 2M");
             Layout.IoSplit[block] = !HugeIoPages;
             return;
         }
@@ -57,7 +60,8 @@ internal abstract class ConversionStrategy : IConversionStrategy
             Testbed.Check(Bed.Sev.Rmp.RmpMakePrivate(spa, Layout.Gpa(page), RmpPageLevel.Level4K, Testbed.GuestAsid, false, out _), "RMPUPDATE 4K private");
             if (!validate(Layout.Gpa(page), spa, false))
                 throw new InvalidOperationException($"scenario bring-up: the guest could not validate 0x{Layout.Gpa(page):x}");
-            Testbed.Check(Bed.Core.Map(Bed.TrustedDomain!, Layout.Gpa(page), spa, GuestLayout.Page4K, ReadWrite), "map 4K");
+            if (!BindsGuestMemfd)
+                Testbed.Check(Bed.Core.Map(Bed.TrustedDomain!, Layout.Gpa(page), spa, GuestLayout.Page4K, ReadWrite), "map 4K");
         }
         Layout.IoSplit[block] = true;
         Layout.RmpSplit[block] = true;

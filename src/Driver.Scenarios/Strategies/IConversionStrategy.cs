@@ -17,6 +17,12 @@ internal interface IConversionStrategy
     /// <summary>Whether the trusted device's domain may map 2 MiB I/O pages under SNP.</summary>
     bool HugeIoPages { get; }
 
+    /// <summary>
+    /// Whether the trusted device's table is iommufd's binding of the guest_memfd (IOAS_MAP_GUEST_MEMFD), which maps
+    /// after boot and follows every conversion by itself; else a paging domain of the IOMMU core that the strategy maps.
+    /// </summary>
+    bool BindsGuestMemfd { get; }
+
     /// <summary>Takes the booted system; a strategy that listens to guest_memfd subscribes here.</summary>
     void Attach(Engine.Testbed bed, StrategyCounters counters);
 

@@ -29,8 +29,7 @@ internal sealed class StrategyArch(GuestLayout layout, IConversionStrategy strat
     public Errno MakePrivate(GuestMemfd file, ulong index, ulong pfn) =>
         layout.TryPageOf(pfn << PageShift, out ulong page) ? strategy.MakePrivate(page) : Errno.EINVAL;
 
-    public bool IsHuge(ulong pfn) =>
-        layout.TryPageOf(pfn << PageShift, out ulong page) && !layout.RmpSplit[GuestLayout.BlockOfPage(page)];
+    public bool IsHuge(ulong pfn) => layout.RmpIsHuge(pfn << PageShift);
 
     public Errno SmashHuge(ulong headPfn) =>
         layout.TryPageOf(headPfn << PageShift, out ulong page) ? strategy.SplitRmp(GuestLayout.BlockOfPage(page)) : Errno.EINVAL;

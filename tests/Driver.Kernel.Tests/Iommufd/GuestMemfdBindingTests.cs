@@ -118,6 +118,32 @@ public sealed class GuestMemfdBindingTests
     }
 
     [Fact]
+    public void ARefreshOfOnePage_MapsThatPageOnly_WhereItsBlockCannotBeOne2MPage()
+    {
+        var g = new GuestMemfdRig();
+        g.Bind(0, 2 * M2, IoasMapGuestMemfdFlags.None).ShouldBe(Errno.Ok);
+        g.Convert(Page5, K4, toPrivate: false).ShouldBe(Errno.Ok);
+        g.Convert(0x9000, K4, toPrivate: false).ShouldBe(Errno.Ok);
+        g.Rig.Utils.IoasRefreshGuestMemfd(g.Ioas, g.Fd, Page5, K4, Iova + Page5).ShouldBe(Errno.Ok);
+        At(g.Shared, Page5).ShouldBe((g.Pa(Page5), K4));
+        // The other shared page of the block is user space's to refresh: a 4K refresh looks at 4K.
+        At(g.Shared, 0x9000).ShouldBe((0UL, 0UL));
+    }
+
+    [Fact]
+    public void ARefreshOfOnePage_MapsItsWholeBlockAt2M_WhereTheBlockMayBeOne2MPageAgain()
+    {
+        var g = new GuestMemfdRig();
+        g.Bind(0, 2 * M2, IoasMapGuestMemfdFlags.None).ShouldBe(Errno.Ok);
+        g.Convert(Page5, K4, toPrivate: false).ShouldBe(Errno.Ok);
+        g.Convert(Page5, K4, toPrivate: true).ShouldBe(Errno.Ok);
+        g.Rig.Utils.IoasRefreshGuestMemfd(g.Ioas, g.Fd, Page5, K4, Iova + Page5).ShouldBe(Errno.Ok);
+        At(g.Private, Page5).ShouldBe((g.Pa(Page5), M2));
+        At(g.Private, 0).ShouldBe((g.Pa(0), M2));
+        At(g.Private, M2).ShouldBe((g.Pa(M2), M2));
+    }
+
+    [Fact]
     public void PunchingAHole_ZapsEveryDomain_AndKeepsTheRestOfTheFolioMapped()
     {
         var g = new GuestMemfdRig();
