@@ -168,7 +168,7 @@ public sealed partial class IoPageTable
                 continue;
             if (area.GuestMemfd is not null)
             {
-                var mapped = MapGuestMemfdRange(domain, area, area.Iova, area.Last, allowHuge: true);
+                var mapped = MapGuestMemfdRange(domain, area, area.Iova, area.Last, allowHuge: true, empty: true);
                 if (mapped != Errno.Ok)
                 {
                     ZapGuestMemfd(domain, area, area.Iova, area.Last);

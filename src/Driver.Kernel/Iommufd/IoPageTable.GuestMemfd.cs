@@ -49,7 +49,7 @@ public sealed partial class IoPageTable
             binding.Subscribe();
         for (int d = 0; d < _domains.Count; d++)
         {
-            err = MapGuestMemfdRange(_domains[d], area, area.Iova, area.Last, allowHuge: true);
+            err = MapGuestMemfdRange(_domains[d], area, area.Iova, area.Last, allowHuge: true, empty: true);
             if (err != Errno.Ok)
             {
                 for (int undo = 0; undo <= d; undo++)
@@ -121,7 +121,8 @@ public sealed partial class IoPageTable
         return false;
     }
 
-    private Errno MapGuestMemfdRange(IommuDomain domain, IoptArea area, ulong iova, ulong last, bool allowHuge)
+    // `empty`: the domain maps nothing in iova..last yet (a new area, a new domain), so no page is looked up before it is mapped.
+    private Errno MapGuestMemfdRange(IommuDomain domain, IoptArea area, ulong iova, ulong last, bool allowHuge, bool empty = false)
     {
         var binding = area.GuestMemfd!;
         bool guestPrivate = IsGuestPrivate(domain);
@@ -133,7 +134,7 @@ public sealed partial class IoPageTable
             ulong blockLast = block + (Size2M - 1);
             ulong pa = 0;
             bool whole = huge && block == at && blockLast <= last && Huge(binding, block, guestPrivate, out pa);
-            var err = whole ? MapHuge(domain, area, block, pa) : MapSmall(domain, area, at, guestPrivate);
+            var err = whole ? MapHuge(domain, area, block, pa, empty) : MapSmall(domain, area, at, guestPrivate, empty);
             if (err != Errno.Ok)
                 return err;
             ulong next = whole ? blockLast + 1 : at + PageSize;
@@ -153,8 +154,10 @@ public sealed partial class IoPageTable
         return (pa & (Size2M - 1)) == 0;
     }
 
-    private Errno MapHuge(IommuDomain domain, IoptArea area, ulong block, ulong pa)
+    private Errno MapHuge(IommuDomain domain, IoptArea area, ulong block, ulong pa, bool empty)
     {
+        if (empty)
+            return _core.Map(domain, block, pa, Size2M, area.Prot);
         var ops = domain.Ops!;
         bool any = false, all = true;
         for (ulong page = block; page < block + Size2M; page += PageSize)
@@ -181,9 +184,9 @@ public sealed partial class IoPageTable
         return ops is IIommuDomainResize resize ? resize.Merge(block, Size2M) : Errno.Ok;
     }
 
-    private Errno MapSmall(IommuDomain domain, IoptArea area, ulong page, bool guestPrivate)
+    private Errno MapSmall(IommuDomain domain, IoptArea area, ulong page, bool guestPrivate, bool empty)
     {
-        if (!area.GuestMemfd!.Eligible(page, guestPrivate, out var found) || domain.Ops!.IovaToPhys(page) != 0)
+        if (!area.GuestMemfd!.Eligible(page, guestPrivate, out var found) || (!empty && domain.Ops!.IovaToPhys(page) != 0))
             return Errno.Ok;
         return _core.Map(domain, page, found.Pfn * PageSize, PageSize, area.Prot);
     }

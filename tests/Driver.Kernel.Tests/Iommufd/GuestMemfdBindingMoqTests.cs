@@ -380,5 +380,42 @@ public sealed class GuestMemfdBindingMoqTests
         table.Lookup(Iova + 0x5008).ShouldBe(((FirstPfn + 5) * K4) + 8);
         s.Logs.Single(4028, LogLevel.Warning).GetStructuredStateValue("Error").ShouldBe(resize ? "ENOMEM" : "EOPNOTSUPP");
     }
-}
 
+    private static int Lookups(Mock<IIommuDomainOps> ops) => ops.Invocations.Count(i => i.Method.Name == nameof(IIommuDomainOps.IovaToPhys));
+
+    [Theory]
+    [InlineData(9)]
+    [InlineData(0)]
+    public void ABind_AndADomainAddedLater_MapWithoutLookingUpAPage_ForTheyMapNothingThereYet(int order)
+    {
+        var s = new Setup();
+        foreach (ulong index in s.Pages.Keys.ToArray())
+            s.Pages[index] = s.Pages[index] with { MaxOrder = order };
+        var first = Ops(new FakeTable());
+        s.AddDomain(first, guestPrivate: true);
+        s.Bind();
+        var laterTable = new FakeTable();
+        var later = Ops(laterTable);
+        s.AddDomain(later, guestPrivate: true);
+        Lookups(first).ShouldBe(0);
+        Lookups(later).ShouldBe(0);
+        laterTable.Calls.Count.ShouldBe(order == 9 ? 1 : 512);
+        laterTable.SizeAt(Iova + 0x5000).ShouldBe(order == 9 ? M2 : K4);
+    }
+
+    [Fact]
+    public void AConversionInASplitFolio_LooksUpOnlyThePageItZaps_NotTheWholeBlock()
+    {
+        var s = new Setup();
+        var table = new FakeTable();
+        var ops = Ops(table);
+        s.AddDomain(ops, guestPrivate: true);
+        s.Bind();
+        s.Convert(5, toPrivate: false, folioOrder: 0);
+        Lookups(ops).ShouldBe(1);
+        s.Convert(5, toPrivate: true, folioOrder: 0);
+        // The return maps the page (one look to see it is not mapped) and nothing else is looked at.
+        Lookups(ops).ShouldBe(2);
+        table.SizeAt(Iova + 0x5000).ShouldBe(K4);
+    }
+}
