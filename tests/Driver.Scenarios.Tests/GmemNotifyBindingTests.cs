@@ -13,10 +13,10 @@ namespace Driver.Scenarios.Tests;
 /// </summary>
 public sealed class GmemNotifyBindingTests
 {
-    private static (Testbed Bed, IConversionStrategy Strategy) BringUp(string strategyName)
+    private static (Testbed Bed, IConversionStrategy Strategy) BringUp(string strategyName, ScenarioOptions? options = null)
     {
         var strategy = Strategies.Strategies.Create(strategyName);
-        var bed = ScenarioEngine.BringUp(Workloads.Small, RmpGranularity.AmdToday, 1, strategy, new StrategyCounters());
+        var bed = ScenarioEngine.BringUp(options ?? Workloads.Small, RmpGranularity.AmdToday, 1, strategy, new StrategyCounters());
         return (bed, strategy);
     }
 
@@ -59,6 +59,24 @@ public sealed class GmemNotifyBindingTests
         // The RMP stays 4K after the return (the page is not validated yet), so the binding maps it 4K.
         Leaf(bed, gpa).ShouldBe((true, 0, spa));
         bed.Machine.Monitor.Violations.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void TheUntrustedDevice_IsOnTheSameIoas_WhereTheBindingMapsOnlyTheSharedPage()
+    {
+        var (bed, _) = BringUp(StrategyNames.GmemNotify, Workloads.Small with { UntrustedDevice = true });
+        var untrusted = bed.UntrustedDomain!;
+        bed.Iommufd!.File.Ctx.Subsystem.OwnedDevices.Count.ShouldBe(2);
+        ulong gpa = bed.Layout.BlockGpa(2) + 0x3000;
+        ulong spa = bed.Layout.Spa(bed.Layout.PageOf(gpa));
+        untrusted.Ops!.IovaToPhys(gpa).ShouldBe(0UL);
+
+        bed.SetAttributes(gpa, toPrivate: false).ShouldBe(Errno.Ok);
+        untrusted.Ops.IovaToPhys(gpa).ShouldBe(spa);
+        untrusted.Ops.IovaToPhys(gpa + 0x1000).ShouldBe(0UL);
+        bed.SetAttributes(gpa, toPrivate: true).ShouldBe(Errno.Ok);
+        untrusted.Ops.IovaToPhys(gpa).ShouldBe(0UL);
+        Leaf(bed, gpa).ShouldBe((true, 0, spa));
     }
 
     [Theory]

@@ -135,7 +135,10 @@ internal sealed class Testbed
 
     public KvmVm? Vm { get; private set; }
 
-    /// <summary>The VMM's iommufd (through the typed wrappers over its ioctls) when the trusted domain is iommufd's; else null.</summary>
+    /// <summary>
+    /// The VMM's iommufd (through the typed wrappers over its ioctls) when the trusted domain is iommufd's; else null.
+    /// Then the untrusted device, if any, is on the same IOAS, where the binding maps the shared pages for it.
+    /// </summary>
     public IommufdUtils? Iommufd { get; private set; }
 
     /// <summary>The trusted device's iommupt table (the AMD driver's protection domain).</summary>
@@ -166,9 +169,17 @@ internal sealed class Testbed
         Check(Sev.SnpActivate(guest!, GuestAsid, out _), "SNP_ACTIVATE");
         Check(Sev.TdiCreate(TrustedDeviceId, out _tdi, out _), "TIO_TDI_CREATE");
 
-        TrustedDomain = trustedThroughIommufd ? IommufdDomain(TrustedDeviceId) : PagingDomain(TrustedDeviceId);
-        if (Options.UntrustedDevice)
-            UntrustedDomain = PagingDomain(UntrustedDeviceId);
+        if (trustedThroughIommufd)
+        {
+            TrustedDomain = IommufdDomains(out var untrusted);
+            UntrustedDomain = untrusted;
+        }
+        else
+        {
+            TrustedDomain = PagingDomain(TrustedDeviceId);
+            if (Options.UntrustedDevice)
+                UntrustedDomain = PagingDomain(UntrustedDeviceId);
+        }
     }
 
     /// <summary>The guest's memory: a guest_memfd with the options' folios, bound at <see cref="GuestGpaBase"/>.</summary>
@@ -225,20 +236,34 @@ internal sealed class Testbed
     /// <summary>On SNP the RMP caps a binding's page size (sev_gmem_max_mapping_level): order 9 only over a 2 MiB entry.</summary>
     private int RmpMaxOrder(ulong pfn) => Layout.RmpIsHuge(pfn << 12) ? 9 : 0;
 
-    // What a VMM does for a device it hands to an iommufd: bind (claims its DMA), an IOAS, a guest-private HWPT, attach.
-    private IommuDomain IommufdDomain(ushort deviceId)
+    // What a VMM does for the devices it hands to an iommufd: bind each (claims its DMA), one IOAS, a guest-private
+    // HWPT for the TDI; the untrusted device attached to the IOAS itself (an automatic HWPT: the binding's shared pages).
+    private IommuDomain IommufdDomains(out IommuDomain? untrusted)
     {
-        Check(Core.ProbeDevice(deviceId), "probe device");
         var sys = new IommufdSubsystem(Core, Machine.KernelMemory, LoggerFactory) { GuestMemfdRmpMaxOrder = RmpMaxOrder };
         var ctx = sys.Open();
         var utils = new IommufdUtils(new IommufdFile(ctx, new UserAddressSpace(GuestPages, Machine.KernelMemory), Fds));
-        Check(ctx.DeviceBind(deviceId, out uint devId), "iommufd device bind");
         Check(utils.IoasAlloc(out _trustedIoas), "IOMMU_IOAS_ALLOC");
+        uint devId = IommufdBind(ctx, TrustedDeviceId);
         Check(utils.HwptAlloc(devId, _trustedIoas, HwptAllocFlags.GuestPrivate, out uint hwptId), "IOMMU_HWPT_ALLOC");
-        uint pt = hwptId;
-        Check(ctx.DeviceAttach(devId, ref pt), "iommufd device attach");
-        Check(ctx.Objects.Get<IommufdHwptPaging>(hwptId, IommufdObjectType.HwptPaging, out var hwpt), "HWPT lookup");
+        var trusted = IommufdAttach(ctx, devId, hwptId);
+        untrusted = Options.UntrustedDevice ? IommufdAttach(ctx, IommufdBind(ctx, UntrustedDeviceId), _trustedIoas) : null;
         Iommufd = utils;
+        return trusted;
+    }
+
+    private static uint IommufdBind(IommufdContext ctx, ushort deviceId)
+    {
+        Check(ctx.Subsystem.Core.ProbeDevice(deviceId), "probe device");
+        Check(ctx.DeviceBind(deviceId, out uint devId), "iommufd device bind");
+        return devId;
+    }
+
+    // Attach to an HWPT or an IOAS (then the attach names the automatic HWPT): the domain the device is on.
+    private static IommuDomain IommufdAttach(IommufdContext ctx, uint devId, uint ptId)
+    {
+        Check(ctx.DeviceAttach(devId, ref ptId), "iommufd device attach");
+        Check(ctx.Objects.Get<IommufdHwptPaging>(ptId, IommufdObjectType.HwptPaging, out var hwpt), "HWPT lookup");
         return hwpt!.Domain;
     }
 
