@@ -34,10 +34,13 @@ internal sealed class Testbed
     /// <summary>The IVRS range behind the IOMMU: both devices and room to spare, a device table of two pages.</summary>
     private const ushort LastDeviceId = 0x3F;
 
+    // Where each allocator's frames start when the zone below leaves room (it does up to a 256 GiB guest);
+    // a bigger guest's kernel zone moves the zones above it up, so no frame belongs to two allocators.
     private const ulong KernelZone = 0x1_0000_0000;
-    private const ulong PspZone = 0x1_8000_0000;
+    private const ulong PspZoneMin = 0x1_8000_0000;
     private const ulong PspZoneSize = 16UL << 20;
-    private const ulong GuestZone = 0x2_0000_0000;
+    private const ulong GuestZoneMin = 0x2_0000_0000;
+    private const ulong ZoneAlign = 1UL << 30;
     private const ulong RmpMinCovered = 0x10_0000_0000;
 
     private SevTdi? _tdi;
@@ -53,8 +56,12 @@ internal sealed class Testbed
         Layout = new GuestLayout(GuestGpaBase, options.GuestSize, hugeFolios);
 
         // Folios are aligned inside a run twice their size; the zone leaves room for that.
-        ulong guestZoneSize = (options.GuestSize * 2) + GuestLayout.Page2M;
-        ulong covered = Math.Max(RmpMinCovered, AlignUp(GuestZone + guestZoneSize, 1UL << 30));
+        ulong guestZoneSize = AlignUp((options.GuestSize * 2) + GuestLayout.Page2M, GuestLayout.Page2M);
+        // I/O page tables at 4 KiB cost one table page per 2 MiB, plus the directories and the driver's rings.
+        ulong kernelZoneSize = AlignUp((options.GuestSize / 256) + (32UL << 20), GuestLayout.Page2M);
+        ulong pspZone = Math.Max(PspZoneMin, AlignUp(KernelZone + kernelZoneSize, ZoneAlign));
+        ulong guestZone = Math.Max(GuestZoneMin, AlignUp(pspZone + PspZoneSize, ZoneAlign));
+        ulong covered = Math.Max(RmpMinCovered, AlignUp(guestZone + guestZoneSize, ZoneAlign));
         Machine = new Machine(new MachineConfig
         {
             Seed = seed,
@@ -66,11 +73,9 @@ internal sealed class Testbed
             LoggerFactory = loggerFactory,
         });
 
-        // I/O page tables at 4 KiB cost one table page per 2 MiB, plus the directories and the driver's rings.
-        ulong kernelZoneSize = AlignUp((options.GuestSize / 256) + (32UL << 20), GuestLayout.Page2M);
         KernelFrames = new FrameAllocator(Machine.KernelMemory, KernelZone, kernelZoneSize, loggerFactory);
-        PspFrames = new FrameAllocator(Machine.KernelMemory, PspZone, PspZoneSize, loggerFactory);
-        GuestFrames = new FrameAllocator(Machine.KernelMemory, GuestZone, AlignUp(guestZoneSize, GuestLayout.Page2M), loggerFactory);
+        PspFrames = new FrameAllocator(Machine.KernelMemory, pspZone, PspZoneSize, loggerFactory);
+        GuestFrames = new FrameAllocator(Machine.KernelMemory, guestZone, guestZoneSize, loggerFactory);
 
         Tap = new Metrics.CommandTap(Machine.Mmio, Machine.Memory, Machine.IommuMmioBase);
         // No interrupt line: Linux drains the event log in a thread on another CPU, while this machine has
