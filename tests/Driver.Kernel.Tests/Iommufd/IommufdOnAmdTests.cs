@@ -121,6 +121,26 @@ public partial class IommufdOnAmdTests
     }
 
     [Fact]
+    public void A_fault_of_a_device_not_bound_is_unclaimed_and_after_dispose_none_is_counted()
+    {
+        var s = new Setup();
+        uint dev = s.Bind(0x20);
+        s.Core.ProbeDevice(0x21).ShouldBe(Errno.Ok);
+        s.Core.AllocPagingDomain(DomainAllocFlags.None, out var domain).ShouldBe(Errno.Ok);
+        s.Core.AttachDevice(domain!, 0x21).ShouldBe(Errno.Ok);
+        s.Dma(0x21, 0x5000).Records.Single().Outcome.ShouldBe(DmaOutcome.Faulted);
+        s.Driver.EventLog.HandleInterrupt();
+        s.Faults.Unclaimed.ShouldBe(1);
+        s.Ctx.GetDevice(dev, out var device).ShouldBe(Errno.Ok);
+        device!.Faults.ShouldBe(0);
+
+        s.Faults.Dispose();
+        s.Dma(0x21, 0x6000).Records.Single().Outcome.ShouldBe(DmaOutcome.Faulted);
+        s.Driver.EventLog.HandleInterrupt();
+        s.Faults.Unclaimed.ShouldBe(1);
+    }
+
+    [Fact]
     public void Two_devices_share_the_automatic_domain_and_a_later_one_sees_existing_maps()
     {
         var s = new Setup();
