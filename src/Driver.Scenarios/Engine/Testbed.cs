@@ -45,7 +45,7 @@ internal sealed class Testbed
 
     private SevTdi? _tdi;
     private long _baselineTableFrames;
-    private uint _trustedIoas;
+    private uint _ioas;
     private int _gmemFd = -1;
 
     public Testbed(ScenarioOptions options, RmpGranularity rule, ulong seed, bool hugeIoPages, ILoggerFactory loggerFactory)
@@ -225,7 +225,7 @@ internal sealed class Testbed
     }
 
     /// <summary>
-    /// IOAS_MAP_GUEST_MEMFD of the whole guest_memfd at IOVA = GPA into the trusted device's IOAS (the
+    /// IOAS_MAP_GUEST_MEMFD of the whole guest_memfd at IOVA = GPA into the devices' IOAS (the
     /// kernel maps the range again after each conversion): its guest-private HWPT maps the private pages,
     /// 2 MiB where the folio and the RMP entry are 2 MiB.
     /// </summary>
@@ -234,7 +234,7 @@ internal sealed class Testbed
         if (Iommufd is null || _gmemFd < 0)
             throw new InvalidOperationException("BUG: the guest_memfd is bound before the iommufd or the file exists");
         ulong iova = GuestGpaBase;
-        return Iommufd.IoasMapGuestMemfd(_trustedIoas, _gmemFd, 0, Options.GuestSize, ref iova,
+        return Iommufd.IoasMapGuestMemfd(_ioas, _gmemFd, 0, Options.GuestSize, ref iova,
             IoasMapGuestMemfdFlags.FixedIova | IoasMapGuestMemfdFlags.Readable | IoasMapGuestMemfdFlags.Writeable | IoasMapGuestMemfdFlags.KernelRemap);
     }
 
@@ -248,11 +248,11 @@ internal sealed class Testbed
         var sys = new IommufdSubsystem(Core, Machine.KernelMemory, LoggerFactory) { GuestMemfdRmpMaxOrder = RmpMaxOrder };
         var ctx = sys.Open();
         var utils = new IommufdUtils(new IommufdFile(ctx, new UserAddressSpace(GuestPages, Machine.KernelMemory), Fds));
-        Check(utils.IoasAlloc(out _trustedIoas), "IOMMU_IOAS_ALLOC");
+        Check(utils.IoasAlloc(out _ioas), "IOMMU_IOAS_ALLOC");
         uint devId = IommufdBind(ctx, TrustedDeviceId);
-        Check(utils.HwptAlloc(devId, _trustedIoas, HwptAllocFlags.GuestPrivate, out uint hwptId), "IOMMU_HWPT_ALLOC");
+        Check(utils.HwptAlloc(devId, _ioas, HwptAllocFlags.GuestPrivate, out uint hwptId), "IOMMU_HWPT_ALLOC");
         var trusted = IommufdAttach(ctx, devId, hwptId);
-        untrusted = Options.UntrustedDevice ? IommufdAttach(ctx, IommufdBind(ctx, UntrustedDeviceId), _trustedIoas) : null;
+        untrusted = Options.UntrustedDevice ? IommufdAttach(ctx, IommufdBind(ctx, UntrustedDeviceId), _ioas) : null;
         Iommufd = utils;
         return trusted;
     }
