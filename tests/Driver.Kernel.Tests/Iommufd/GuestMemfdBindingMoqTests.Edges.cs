@@ -114,6 +114,20 @@ public sealed partial class GuestMemfdBindingMoqTests
         table.SizeAt(Iova).ShouldBe(M2, "the other 2M page is not touched");
     }
 
+    [Fact]
+    public void ASplitOverTwo2MPagesWhoseCutsFail_RemapsBothAt4K()
+    {
+        var s = new Setup(pages: 1024);
+        var table = new FakeTable { CutResult = Errno.ENOMEM };
+        s.AddDomain(Ops(table), guestPrivate: true);
+        s.Bind(2 * M2);
+        s.Notifier!.SplitHuge(null!, FileOffset, FileOffset + (2 * M2)).ShouldBe(Errno.Ok);
+        table.SizeAt(Iova).ShouldBe(K4);
+        table.SizeAt(Iova + M2).ShouldBe(K4);
+        table.Lookup(Iova + M2 + 0x3008).ShouldBe(((FirstPfn + 512 + 3) * K4) + 8);
+        s.Logs.All.Count(r => r.Id.Id == 4028).ShouldBe(2);
+    }
+
     [Theory]
     [InlineData(0x5000UL)]
     [InlineData(M2 + 0x5000UL)]
