@@ -20,7 +20,7 @@ public class ScenarioBenchmarks
     private readonly ScenarioEngine _engine = new();
     private readonly ScenarioOptions _options = new();
 
-    [Params(StrategyNames.Force4K, StrategyNames.Sequenced, StrategyNames.MirroredS2)]
+    [Params(StrategyNames.Force4K, StrategyNames.Sequenced, StrategyNames.GmemNotify, StrategyNames.MirroredS2)]
     public string Strategy { get; set; } = StrategyNames.Sequenced;
 
     [GlobalSetup]
