@@ -201,6 +201,18 @@ public sealed partial class GuestMemfdBindingMoqTests
         }
     }
 
+    /// <summary>One 2M folio bound into a guest-private domain and a shared one, their tables as given.</summary>
+    private static Setup BoundToTwoDomains(out FakeTable priv, out FakeTable shared)
+    {
+        var s = new Setup();
+        priv = new FakeTable();
+        shared = new FakeTable();
+        s.AddDomain(Ops(priv), guestPrivate: true);
+        s.AddDomain(Ops(shared), guestPrivate: false);
+        s.Bind();
+        return s;
+    }
+
     [Fact]
     public void TheBinding_RegistersOnItsFileRange_AndMapsA2MFolioWithOne2MPage()
     {
@@ -233,12 +245,7 @@ public sealed partial class GuestMemfdBindingMoqTests
     [Fact]
     public void AfterToShared_TheKernelMapsNothingMoreInAPrivateDomain_AndOneSharedPageInTheOther()
     {
-        var s = new Setup();
-        var priv = new FakeTable();
-        var shared = new FakeTable();
-        s.AddDomain(Ops(priv), guestPrivate: true);
-        s.AddDomain(Ops(shared), guestPrivate: false);
-        s.Bind();
+        var s = BoundToTwoDomains(out var priv, out var shared);
         shared.Calls.ShouldBeEmpty();
         priv.Calls.Clear();
         s.Convert(5, toPrivate: false, folioOrder: 0);
@@ -249,12 +256,7 @@ public sealed partial class GuestMemfdBindingMoqTests
     [Fact]
     public void ToPrivate_ZapsTheSharedDomainOnly_ThenMapsThePagePrivate_AndMergesOnceTheFolioIs2MAgain()
     {
-        var s = new Setup();
-        var priv = new FakeTable();
-        var shared = new FakeTable();
-        s.AddDomain(Ops(priv), guestPrivate: true);
-        s.AddDomain(Ops(shared), guestPrivate: false);
-        s.Bind();
+        var s = BoundToTwoDomains(out var priv, out var shared);
         s.Convert(5, toPrivate: false, folioOrder: 0);
         priv.Calls.Clear();
         shared.Calls.Clear();
@@ -323,12 +325,7 @@ public sealed partial class GuestMemfdBindingMoqTests
     [Fact]
     public void Truncate_ZapsEveryDomain_AndARangeOutsideTheBindingIsIgnored()
     {
-        var s = new Setup();
-        var priv = new FakeTable();
-        var shared = new FakeTable();
-        s.AddDomain(Ops(priv), guestPrivate: true);
-        s.AddDomain(Ops(shared), guestPrivate: false);
-        s.Bind();
+        var s = BoundToTwoDomains(out var priv, out var shared);
         s.Convert(7, toPrivate: false, folioOrder: 0);
         priv.Calls.Clear();
         shared.Calls.Clear();
@@ -343,12 +340,7 @@ public sealed partial class GuestMemfdBindingMoqTests
     [Fact]
     public void SplitHuge_CutsEach2MPageOnce_BelowItsHead_AndLeavesADomainWithNothingThereAlone()
     {
-        var s = new Setup();
-        var priv = new FakeTable();
-        var shared = new FakeTable();
-        s.AddDomain(Ops(priv), guestPrivate: true);
-        s.AddDomain(Ops(shared), guestPrivate: false);
-        s.Bind();
+        var s = BoundToTwoDomains(out var priv, out var shared);
         priv.Calls.Clear();
         s.Notifier!.SplitHuge(null!, FileOffset, FileOffset + M2).ShouldBe(Errno.Ok);
         priv.Calls.ShouldBe([$"cut {Iova + K4:x}"]);

@@ -191,10 +191,7 @@ public sealed class ConversionTests
     {
         var logs = new CapturedLogs();
         var f = new GmemFixture(logs: logs);
-        var arch = new Mock<IGuestMemfdArch>(MockBehavior.Strict);
-        arch.Setup(a => a.SplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
-        arch.Setup(a => a.UnsplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
-        arch.Setup(a => a.MakePrivate(It.IsAny<GuestMemfd>(), It.IsAny<ulong>(), It.IsAny<ulong>())).Returns(Errno.Ok);
+        var arch = GmemFixture.SplittingArch();
         GuestMemfd file = f.Create(M2, huge: true, arch: arch.Object);
         file.GetPfn(0, out ulong first, out _).ShouldBe(Errno.Ok);
         int shared = 0;

@@ -1,6 +1,7 @@
 using Driver.Hw.Kvm;
 using Driver.Kernel.Kvm;
 using Driver.Kernel.Tests.Support;
+using Moq;
 
 namespace Driver.Kernel.Tests.Kvm;
 
@@ -46,6 +47,19 @@ internal sealed class GmemFixture
     }
 
     public static Errno Convert(GuestMemfd file, ulong offset, ulong size, bool toPrivate) => Convert(file, offset, size, toPrivate, out _);
+
+    /// <summary>
+    /// A strict architecture hook for a 2M folio at index 0: split answers Ok, unsplit <paramref name="unsplit"/>,
+    /// MakePrivate <paramref name="makePrivate"/>; the test sets up MakeShared itself.
+    /// </summary>
+    public static Mock<IGuestMemfdArch> SplittingArch(Errno unsplit = Errno.Ok, Errno makePrivate = Errno.Ok)
+    {
+        var arch = new Mock<IGuestMemfdArch>(MockBehavior.Strict);
+        arch.Setup(a => a.SplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
+        arch.Setup(a => a.UnsplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(unsplit);
+        arch.Setup(a => a.MakePrivate(It.IsAny<GuestMemfd>(), It.IsAny<ulong>(), It.IsAny<ulong>())).Returns(makePrivate);
+        return arch;
+    }
 
     /// <summary>Everything a failed call must leave as it was.</summary>
     public static string State(GuestMemfd file, UserMemory user)

@@ -107,10 +107,7 @@ public sealed class GuestMemfdLogTests
     {
         var logs = new CapturedLogs();
         var f = new GmemFixture(logs: logs);
-        var arch = new Mock<IGuestMemfdArch>(MockBehavior.Strict);
-        arch.Setup(a => a.SplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(Errno.Ok);
-        arch.Setup(a => a.UnsplitFolio(It.IsAny<GuestMemfd>(), 0, It.IsAny<ulong>(), 9)).Returns(Errno.EBUSY);
-        arch.Setup(a => a.MakePrivate(It.IsAny<GuestMemfd>(), It.IsAny<ulong>(), It.IsAny<ulong>())).Returns(Errno.EIO);
+        var arch = GmemFixture.SplittingArch(unsplit: Errno.EBUSY, makePrivate: Errno.EIO);
         GuestMemfd file = f.Create(M2, huge: true, arch: arch.Object);
         file.GetPfn(0, out ulong head, out _).ShouldBe(Errno.Ok);
         int calls = 0;
