@@ -99,6 +99,9 @@ internal sealed class GuestActor
     {
         var err = _vmm.ToPrivate(pending.Page);
         ulong gpa = _bed.Layout.Gpa(pending.Page);
+        // Its PVALIDATE first faults the page into stage 2 (KVM zapped it on the way to shared).
+        if (err == Errno.Ok)
+            err = _bed.FaultIn(gpa);
         if (err == Errno.Ok && !Validate(_cpu, gpa, _bed.Layout.Spa(pending.Page), pageSize2M: false))
             err = Errno.EFAULT;
         long waited = pending.WaitedNs + (_bed.Machine.Clock.NowNs - dueNs);

@@ -1,3 +1,4 @@
+using Driver.Kernel;
 using Driver.Platform.Iommu;
 using Driver.Platform.Time;
 using Driver.Scenarios.Actors;
@@ -98,7 +99,7 @@ public sealed class ScenarioEngine : IScenarioEngine
 
     /// <summary>
     /// One run's system up to the first DMA: the host booted, the guest's memory made and given to the strategy,
-    /// every block private, validated and mapped for the trusted device (by the strategy, or by the iommufd binding
+    /// every block private, faulted into stage 2, validated and mapped for the trusted device (by the strategy, or by the iommufd binding
     /// once all are the guest's: 2 MiB over 2 MiB RMP entries), the TDI bound.
     /// </summary>
     internal static Testbed BringUp(ScenarioOptions options, RmpGranularity rule, ulong seed, IConversionStrategy strategy, StrategyCounters firmware)
@@ -109,7 +110,7 @@ public sealed class ScenarioEngine : IScenarioEngine
         bed.CreateGuestMemory(new StrategyArch(bed.Layout, strategy));
         strategy.Attach(bed, firmware);
         for (int block = 0; block < bed.Layout.Blocks; block++)
-            strategy.Populate(block, (gpa, spa, huge) => GuestActor.Validate(bed.GuestCpu, gpa, spa, huge));
+            strategy.Populate(block, (gpa, spa, huge) => bed.FaultIn(gpa) == Errno.Ok && GuestActor.Validate(bed.GuestCpu, gpa, spa, huge));
         if (strategy.BindsGuestMemfd)
             Testbed.Check(bed.BindGuestMemfd(), "IOAS_MAP_GUEST_MEMFD");
         bed.BindTdi();

@@ -17,7 +17,8 @@ namespace Driver.Scenarios.Engine;
 /// <summary>
 /// One run's system, wired the way a host boots it: a fresh machine seeded with the run's seed and
 /// its monitors on, the AMD IOMMU driver and the IOMMU core on it, the PSP driver with SNP and
-/// SEV-TIO up, one SNP guest (a guest_memfd bound to a memslot, every page private and validated),
+/// SEV-TIO up, one SNP guest (a guest_memfd bound to a memslot of a VM with a stage-2 table, every
+/// page private, validated and faulted into stage 2),
 /// the trusted device as a TDI bound to that guest and attached to a paging domain that maps the
 /// guest's memory at IOVA = GPA, and optionally an untrusted device with a domain of its own. The
 /// trusted domain is either one the strategy maps through the IOMMU core, or (as a VMM holds it)
@@ -60,7 +61,10 @@ internal sealed class Testbed
         // I/O page tables at 4 KiB cost one table page per 2 MiB, plus the directories and the driver's rings.
         ulong kernelZoneSize = AlignUp((options.GuestSize / 256) + (32UL << 20), GuestLayout.Page2M);
         ulong pspZone = Math.Max(PspZoneMin, AlignUp(KernelZone + kernelZoneSize, ZoneAlign));
-        ulong guestZone = Math.Max(GuestZoneMin, AlignUp(pspZone + PspZoneSize, ZoneAlign));
+        // KVM's stage 2 right after the PSP's: a 4 KiB table per 2 MiB at worst, and the directories.
+        ulong stage2Zone = pspZone + PspZoneSize;
+        ulong stage2ZoneSize = AlignUp((options.GuestSize / 512) + (4UL << 20), GuestLayout.Page2M);
+        ulong guestZone = Math.Max(GuestZoneMin, AlignUp(stage2Zone + stage2ZoneSize, ZoneAlign));
         ulong covered = Math.Max(RmpMinCovered, AlignUp(guestZone + guestZoneSize, ZoneAlign));
         Machine = new Machine(new MachineConfig
         {
@@ -75,6 +79,7 @@ internal sealed class Testbed
 
         KernelFrames = new FrameAllocator(Machine.KernelMemory, KernelZone, kernelZoneSize, loggerFactory);
         PspFrames = new FrameAllocator(Machine.KernelMemory, pspZone, PspZoneSize, loggerFactory);
+        Stage2Frames = new FrameAllocator(Machine.KernelMemory, stage2Zone, stage2ZoneSize, loggerFactory);
         GuestFrames = new FrameAllocator(Machine.KernelMemory, guestZone, guestZoneSize, loggerFactory);
 
         Tap = new Metrics.CommandTap(Machine.Mmio, Machine.Memory, Machine.IommuMmioBase);
@@ -111,6 +116,9 @@ internal sealed class Testbed
     public FrameAllocator PspFrames { get; }
 
     public FrameAllocator GuestFrames { get; }
+
+    /// <summary>KVM's frames for the VM's stage-2 table.</summary>
+    public FrameAllocator Stage2Frames { get; }
 
     /// <summary>The host's page counts over the guest's frames (guest_memfd's folios, user mappings).</summary>
     public PageCounts GuestPages { get; }
@@ -190,27 +198,34 @@ internal sealed class Testbed
     /// <summary>The guest's memory: a guest_memfd with the options' folios, bound at <see cref="GuestGpaBase"/>.</summary>
     public void CreateGuestMemory(IGuestMemfdArch arch)
     {
-        Vm = new KvmVm(GuestPages, Machine.KernelMemory, Fds, new GuestMemfdOptions
+        Check(KvmVm.Create(GuestPages, Machine.KernelMemory, Fds, Stage2Frames, out var vm, new GuestMemfdOptions
         {
             HugePages = Options.FolioSize == GuestLayout.Page2M,
             Arch = arch,
             SupportsInitShared = false,
             LoggerFactory = LoggerFactory,
-        });
+        }), "KVM_CREATE_VM");
+        Vm = vm!;
         var create = new byte[KvmCreateGuestMemfd.Bytes];
         default(KvmCreateGuestMemfd).WithSize(Options.GuestSize).CopyTo(create);
-        Check(Vm.CreateGuestMemfd(create, out int fd), "KVM_CREATE_GUEST_MEMFD");
-        Check(Vm.SetUserMemoryRegion2(0, GuestGpaBase, Options.GuestSize, fd, 0), "KVM_SET_USER_MEMORY_REGION2");
+        Check(vm!.CreateGuestMemfd(create, out int fd), "KVM_CREATE_GUEST_MEMFD");
+        Check(vm.SetUserMemoryRegion2(0, GuestGpaBase, Options.GuestSize, fd, 0), "KVM_SET_USER_MEMORY_REGION2");
         Fds.TryGet(fd, out GuestMemfd? file);
         Gmem = file;
         _gmemFd = fd;
         ulong step = Options.FolioSize / GuestLayout.Page4K;
         for (ulong page = 0; page < Layout.Pages; page += step)
         {
-            Check(Vm.GetPfn((GuestGpaBase / GuestLayout.Page4K) + page, out ulong pfn, out _), "get_pfn");
+            Check(vm.GetPfn((GuestGpaBase / GuestLayout.Page4K) + page, out ulong pfn, out _), "get_pfn");
             Layout.SetFolio(page, pfn * GuestLayout.Page4K);
         }
     }
+
+    /// <summary>
+    /// The guest touches private <paramref name="gpa"/> (its PVALIDATE): KVM's stage-2 fault maps it at the order the
+    /// folio, the RMP entry and the memslot allow, if stage 2 does not map it already.
+    /// </summary>
+    public Errno FaultIn(ulong gpa) => Vm!.FaultIn(gpa, isPrivate: true, out _);
 
     /// <summary>TIO_TDI_BIND: from here the device's T=1 requests carry the guest's ASID.</summary>
     public void BindTdi() => Check(Sev.TdiBind(_tdi!, Guest!, out _), "TIO_TDI_BIND");
