@@ -60,6 +60,11 @@ public sealed class StageTwoMirrorTests
         bed.FaultIn(bed.Layout.Gpa(first)).ShouldBe(Errno.Ok);
         Iommu(bed, 2).ShouldBe(Stage2(bed, 2));
         Stage2(bed, 2)[5].ShouldBe((true, 0, bed.Layout.Spa(first)));
+        // The whole block private again: still 4 KiB on both sides, for the RMP entries stay 4 KiB.
+        vmm.ToPrivate(second).ShouldBe(Errno.Ok);
+        bed.FaultIn(bed.Layout.Gpa(second)).ShouldBe(Errno.Ok);
+        Iommu(bed, 2).ShouldBe(Stage2(bed, 2));
+        Stage2(bed, 2)[45].ShouldBe((true, 0, bed.Layout.Spa(second)));
         Iommu(bed, 1).ShouldBe(Stage2(bed, 1));
         bed.Machine.Monitor.Violations.ShouldBeEmpty();
     }

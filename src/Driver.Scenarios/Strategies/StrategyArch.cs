@@ -8,7 +8,7 @@ namespace Driver.Scenarios.Strategies;
 /// guest_memfd's architecture hook for the run's SNP guest: each RMP step of a conversion is the
 /// strategy's (KVM's own SnpGuestMemfdArch does one fixed order; the strategies differ in exactly
 /// that). The pages are made the guest's at boot by the strategy, so fault-in prepares nothing and
-/// reports the folio's order. A folio merge leaves the RMP at 4 KiB: the page the guest just got
+/// reports the folio's order, capped at 4 KiB where the RMP entry is. A folio merge leaves the RMP at 4 KiB: the page the guest just got
 /// back is not validated yet, so the 512 entries cannot be one 2 MiB entry; the next split finds
 /// them split. A rollback's unsplit leaves them split too, which the strategy's state records.
 /// </summary>
@@ -34,9 +34,10 @@ internal sealed class StrategyArch(GuestLayout layout, IConversionStrategy strat
     public Errno SmashHuge(ulong headPfn) =>
         layout.TryPageOf(headPfn << PageShift, out ulong page) ? strategy.SplitRmp(GuestLayout.BlockOfPage(page)) : Errno.EINVAL;
 
+    // Stage 2 may map the folio at 2 MiB only over one 2 MiB RMP entry (KVM's max mapping level on SNP).
     public Errno Prepare(ulong gfn, ulong pfn, int order, out int mappableOrder)
     {
-        mappableOrder = order;
+        mappableOrder = layout.RmpIsHuge(pfn << PageShift) ? order : 0;
         return Errno.Ok;
     }
 
