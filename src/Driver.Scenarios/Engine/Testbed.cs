@@ -205,18 +205,19 @@ internal sealed class Testbed
             SupportsInitShared = false,
             LoggerFactory = LoggerFactory,
         }), "KVM_CREATE_VM");
-        Vm = vm!;
+        var created = vm!;
+        Vm = created;
         var create = new byte[KvmCreateGuestMemfd.Bytes];
         default(KvmCreateGuestMemfd).WithSize(Options.GuestSize).CopyTo(create);
-        Check(vm!.CreateGuestMemfd(create, out int fd), "KVM_CREATE_GUEST_MEMFD");
-        Check(vm.SetUserMemoryRegion2(0, GuestGpaBase, Options.GuestSize, fd, 0), "KVM_SET_USER_MEMORY_REGION2");
+        Check(created.CreateGuestMemfd(create, out int fd), "KVM_CREATE_GUEST_MEMFD");
+        Check(created.SetUserMemoryRegion2(0, GuestGpaBase, Options.GuestSize, fd, 0), "KVM_SET_USER_MEMORY_REGION2");
         Fds.TryGet(fd, out GuestMemfd? file);
         Gmem = file;
         _gmemFd = fd;
         ulong step = Options.FolioSize / GuestLayout.Page4K;
         for (ulong page = 0; page < Layout.Pages; page += step)
         {
-            Check(vm.GetPfn((GuestGpaBase / GuestLayout.Page4K) + page, out ulong pfn, out _), "get_pfn");
+            Check(created.GetPfn((GuestGpaBase / GuestLayout.Page4K) + page, out ulong pfn, out _), "get_pfn");
             Layout.SetFolio(page, pfn * GuestLayout.Page4K);
         }
     }

@@ -8,9 +8,9 @@ namespace Driver.Scenarios.Strategies;
 /// guest_memfd's architecture hook for the run's SNP guest: each RMP step of a conversion is the
 /// strategy's (KVM's own SnpGuestMemfdArch does one fixed order; the strategies differ in exactly
 /// that). The pages are made the guest's at boot by the strategy, so fault-in prepares nothing and
-/// reports the folio's order, capped at 4 KiB where the RMP entry is. A folio merge leaves the RMP at 4 KiB: the page the guest just got
-/// back is not validated yet, so the 512 entries cannot be one 2 MiB entry; the next split finds
-/// them split. A rollback's unsplit leaves them split too, which the strategy's state records.
+/// reports the folio's order, capped at 4 KiB where the RMP entry is. A folio merge leaves the RMP at
+/// 4 KiB: the page the guest just got back is not validated yet, so the 512 entries cannot be one
+/// 2 MiB entry; the next split finds them split. A rollback's unsplit leaves them split too, which the strategy's state records.
 /// </summary>
 internal sealed class StrategyArch(GuestLayout layout, IConversionStrategy strategy) : IGuestMemfdArch
 {
