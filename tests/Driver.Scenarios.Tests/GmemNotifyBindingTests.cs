@@ -1,5 +1,4 @@
 using Driver.Kernel;
-using Driver.Platform.Iommu;
 using Driver.Scenarios.Engine;
 using Driver.Scenarios.Strategies;
 using Shouldly;
@@ -13,19 +12,10 @@ namespace Driver.Scenarios.Tests;
 /// </summary>
 public sealed class GmemNotifyBindingTests
 {
-    private static (Testbed Bed, IConversionStrategy Strategy) BringUp(string strategyName, ScenarioOptions? options = null)
-    {
-        var strategy = Strategies.Strategies.Create(strategyName);
-        var bed = ScenarioEngine.BringUp(options ?? Workloads.Small, RmpGranularity.AmdToday, 1, strategy, new StrategyCounters());
-        return (bed, strategy);
-    }
+    private static (Testbed Bed, IConversionStrategy Strategy) BringUp(string strategyName, ScenarioOptions? options = null) =>
+        BroughtUp.Run(strategyName, options);
 
-    private static (bool Mapped, int Level, ulong Pa) Leaf(Testbed bed, ulong gpa)
-    {
-        var table = bed.TrustedTable;
-        bool mapped = IoPageWalk.TryLeafSlot(bed.Machine.Memory, table.TopPa, table.TopLevel, gpa, out _, out int level);
-        return (mapped, level, mapped ? table.IovaToPhys(gpa) : 0);
-    }
+    private static (bool Mapped, int Level, ulong Pa) Leaf(Testbed bed, ulong gpa) => BroughtUp.TrustedLeaf(bed, gpa);
 
     [Fact]
     public void TheBinding_MapsEveryBlockAt2M_ThroughAnIommufdThatOwnsTheDevice()

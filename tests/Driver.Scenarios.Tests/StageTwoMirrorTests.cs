@@ -1,8 +1,6 @@
 using Driver.Kernel;
-using Driver.Platform.Iommu;
 using Driver.Scenarios.Actors;
 using Driver.Scenarios.Engine;
-using Driver.Scenarios.Strategies;
 using Shouldly;
 using Xunit;
 
@@ -17,19 +15,13 @@ public sealed class StageTwoMirrorTests
 {
     private static (Testbed Bed, Vmm Vmm) BringUp(string name)
     {
-        var strategy = Strategies.Strategies.Create(name);
-        var bed = ScenarioEngine.BringUp(Workloads.Small, RmpGranularity.AmdToday, 1, strategy, new StrategyCounters());
+        var (bed, strategy) = BroughtUp.Run(name);
         return (bed, new Vmm(bed, strategy, new ConversionState(bed.Layout), null));
     }
 
     // Per 4 KiB page of the block: mapped, level (0 = 4 KiB, 1 = 2 MiB) and frame, in the trusted IOMMU table and in stage 2.
     private static (bool Mapped, int Level, ulong Pa)[] Iommu(Testbed bed, int block) =>
-        [.. Pages(bed, block).Select(gpa =>
-        {
-            var table = bed.TrustedTable;
-            bool mapped = IoPageWalk.TryLeafSlot(bed.Machine.Memory, table.TopPa, table.TopLevel, gpa, out _, out int level);
-            return mapped ? (true, level, table.IovaToPhys(gpa)) : (false, 0, 0UL);
-        })];
+        [.. Pages(bed, block).Select(gpa => BroughtUp.TrustedLeaf(bed, gpa))];
 
     private static (bool Mapped, int Level, ulong Pa)[] Stage2(Testbed bed, int block) =>
         [.. Pages(bed, block).Select(gpa => bed.Vm!.Stage2!.TryLookup(gpa >> 12, out ulong pfn, out int order, out _)

@@ -73,13 +73,15 @@ public sealed partial class IoPageTable
     /// </summary>
     internal Errno RefreshGuestMemfd(IoptArea area, ulong iova, ulong last)
     {
+        ulong firstBlock = iova & ~(Size2M - 1);
+        ulong lastBlock = last & ~(Size2M - 1);
         foreach (var domain in _domains)
         {
-            ulong from = iova, to = last;
-            if (Mergeable(domain, area, iova & ~(Size2M - 1)))
-                from = iova & ~(Size2M - 1);
-            if (Mergeable(domain, area, last & ~(Size2M - 1)))
-                to = last | (Size2M - 1);
+            bool first = Mergeable(domain, area, firstBlock);
+            // A 4K conversion has both ends in one block: it is looked at once.
+            bool second = lastBlock == firstBlock ? first : Mergeable(domain, area, lastBlock);
+            ulong from = first ? firstBlock : iova;
+            ulong to = second ? last | (Size2M - 1) : last;
             var err = MapGuestMemfdRange(domain, area, from, to, allowHuge: true);
             if (err != Errno.Ok)
                 return err;
@@ -89,8 +91,10 @@ public sealed partial class IoPageTable
 
     // The 2M block may be one 2M I/O page in this domain: inside the area whole, a domain with 2M pages, a 2M page's state.
     private bool Mergeable(IommuDomain domain, IoptArea area, ulong block) =>
-        block >= area.Iova && block + (Size2M - 1) <= area.Last && !DisableLargePages && (domain.PageSizeBitmap & Size2M) != 0
-        && Huge(area.GuestMemfd!, block, IsGuestPrivate(domain), out _);
+        block >= area.Iova && block + (Size2M - 1) <= area.Last && Maps2M(domain) && Huge(area.GuestMemfd!, block, IsGuestPrivate(domain), out _);
+
+    // The domain may hold 2M I/O pages: it has the size and the IOAS has not turned large pages off.
+    private bool Maps2M(IommuDomain domain) => !DisableLargePages && (domain.PageSizeBitmap & Size2M) != 0;
 
     /// <summary>The bound area that covers iova..last whole, if any.</summary>
     internal IoptArea? GuestMemfdAreaCovering(ulong iova, ulong last)
@@ -126,7 +130,7 @@ public sealed partial class IoPageTable
     {
         var binding = area.GuestMemfd!;
         bool guestPrivate = IsGuestPrivate(domain);
-        bool huge = allowHuge && !DisableLargePages && (domain.PageSizeBitmap & Size2M) != 0;
+        bool huge = allowHuge && Maps2M(domain);
         ulong at = iova;
         while (true)
         {

@@ -37,7 +37,7 @@ internal sealed class StrategyArch(GuestLayout layout, IConversionStrategy strat
     // Stage 2 may map the folio at 2 MiB only over one 2 MiB RMP entry (KVM's max mapping level on SNP).
     public Errno Prepare(ulong gfn, ulong pfn, int order, out int mappableOrder)
     {
-        mappableOrder = layout.RmpIsHuge(pfn << PageShift) ? order : 0;
+        mappableOrder = IsHuge(pfn) ? order : 0;
         return Errno.Ok;
     }
 

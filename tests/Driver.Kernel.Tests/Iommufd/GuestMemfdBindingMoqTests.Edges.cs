@@ -1,5 +1,6 @@
 using Driver.Kernel.IommuPt;
 using Driver.Kernel.Kvm;
+using Driver.Kernel.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Moq;
 using Shouldly;
@@ -110,7 +111,7 @@ public sealed partial class GuestMemfdBindingMoqTests
         s.AddDomain(Ops(table), guestPrivate: true);
         s.Bind(2 * M2);
         s.Notifier!.SplitHuge(null!, FileOffset + M2, FileOffset + (2 * M2)).ShouldBe(Errno.Ok);
-        s.Logs.Single(4028, LogLevel.Warning).GetStructuredStateValue("Iova").ShouldBe((Iova + M2 + K4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        s.Logs.Single(4028, LogLevel.Warning).GetStructuredStateValue("Iova").ShouldBe(CapturedLogs.Value(Iova + M2 + K4));
         table.SizeAt(Iova).ShouldBe(M2, "the other 2M page is not touched");
     }
 

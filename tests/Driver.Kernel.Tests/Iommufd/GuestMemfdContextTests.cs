@@ -1,6 +1,7 @@
 using Driver.Kernel.Iommufd;
 using Driver.Kernel.IommuPt;
 using Driver.Kernel.Kvm;
+using Driver.Kernel.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Moq;
 using Shouldly;
@@ -60,7 +61,7 @@ public sealed class GuestMemfdContextTests
         g.Bind(0, M2).ShouldBe(Errno.Ok);
         MapDirect(g, IoasMapGuestMemfdFlags.FixedIova | IoasMapGuestMemfdFlags.Readable).ShouldNotBe(Errno.Ok);
         var failed = g.Logs.Single(4002, LogLevel.Debug);
-        failed.GetStructuredStateValue("Length").ShouldBe(Decimal(M2));
+        failed.GetStructuredStateValue("Length").ShouldBe(CapturedLogs.Value(M2));
         g.Logs.All.ShouldNotContain(r => r.Id.Id == 4025);
 
         Errno seen = Errno.Ok;
@@ -74,8 +75,7 @@ public sealed class GuestMemfdContextTests
         using (g.File.AddNotifier(notifier.Object, 0, K4))
             g.Convert(0, K4, toPrivate: false).ShouldBe(Errno.Ok);
         seen.ShouldBe(Errno.EAGAIN);
-        g.Logs.Single(4025, LogLevel.Debug).GetStructuredStateValue("Iova").ShouldBe(Decimal(Iova));
+        g.Logs.Single(4025, LogLevel.Debug).GetStructuredStateValue("Iova").ShouldBe(CapturedLogs.Value(Iova));
     }
 
-    private static string Decimal(ulong value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
