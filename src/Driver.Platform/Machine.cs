@@ -41,7 +41,7 @@ public sealed class Machine
         Costs = Config.Costs;
         SimClock = new SimClock();
         Scheduler = new Scheduler(SimClock, Config.Seed, Config.ExtraInterleaving);
-        Memory = new PhysicalMemory();
+        Memory = new PhysicalMemory(Config.LinearFrames);
         var kernelMemory = new KernelMemory(Memory, Scheduler, Costs);
         KernelMemory = kernelMemory;
         Rmp = new RmpTable(Memory, Config.RmpBase, Config.RmpCoveredBytes);

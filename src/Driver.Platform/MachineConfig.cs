@@ -29,6 +29,12 @@ public sealed record MachineConfig
     /// <summary>Run the invariant monitors (costs a shadow walk per cached translation).</summary>
     public bool Monitors { get; init; } = true;
 
+    /// <summary>
+    /// Keep frames whose words form one run (page tables filled in order) as a few words; false stores
+    /// every frame byte for byte. Nothing the machine does differs, only the host memory and time it takes.
+    /// </summary>
+    public bool LinearFrames { get; init; } = true;
+
     /// <summary>Where the devices, the bus and the monitors log; nothing by default.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 }

@@ -17,15 +17,20 @@ public class ScenarioBenchmarks
     /// <summary>4 per us for 10 ms.</summary>
     public const int Transactions = 40_000;
 
-    private readonly ScenarioEngine _engine = new();
     private readonly ScenarioOptions _options = new();
+    private ScenarioEngine _engine = new();
 
     [Params(StrategyNames.Force4K, StrategyNames.Sequenced, StrategyNames.GmemNotify, StrategyNames.MirroredS2)]
     public string Strategy { get; set; } = StrategyNames.Sequenced;
 
+    /// <summary>Frames kept as runs of words (the default) beside every frame stored byte for byte.</summary>
+    [Params(true, false)]
+    public bool LinearFrames { get; set; } = true;
+
     [GlobalSetup]
     public void Setup()
     {
+        _engine = new ScenarioEngine { LinearFrames = LinearFrames };
         var m = Run().Metrics;
         if (m.DmaCompleted + m.DmaFaulted != Transactions || m.SecurityViolations != 0)
             throw new InvalidOperationException($"the default workload issued {m.DmaCompleted + m.DmaFaulted} transactions, not {Transactions}");

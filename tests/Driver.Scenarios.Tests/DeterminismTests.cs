@@ -7,10 +7,11 @@ namespace Driver.Scenarios.Tests;
 /// <summary>A run is a function of its options, cell and seed; the seed chooses the interleaving.</summary>
 public class DeterminismTests
 {
-    private static (RunResult Result, RecordingSink Trace) Run(CellKey cell, ulong seed)
+    private static (RunResult Result, RecordingSink Trace) Run(CellKey cell, ulong seed, bool linearFrames = true)
     {
         var trace = new RecordingSink();
-        return (new ScenarioEngine().Run(Workloads.Small with { UntrustedDevice = true }, cell, seed, trace), trace);
+        var engine = new ScenarioEngine { LinearFrames = linearFrames };
+        return (engine.Run(Workloads.Small with { UntrustedDevice = true }, cell, seed, trace), trace);
     }
 
     public static TheoryData<string> Strategies() => [.. StrategyNames.All];
@@ -26,6 +27,19 @@ public class DeterminismTests
         b.Findings.ShouldBe(a.Findings);
         traceB.Spans.ShouldBe(traceA.Spans);
         traceB.Instants.ShouldBe(traceA.Instants);
+    }
+
+    // How memory keeps its frames is the host's business: the machine must not behave differently.
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public void FramesStoredWhole_GiveTheSameResultAndTimelineAsRuns(string strategy)
+    {
+        var cell = new CellKey(strategy, RmpGranularity.DeriveSmallest);
+        var (runs, traceRuns) = Run(cell, 5);
+        var (whole, traceWhole) = Run(cell, 5, linearFrames: false);
+        whole.Metrics.ShouldBe(runs.Metrics);
+        traceWhole.Spans.ShouldBe(traceRuns.Spans);
+        traceWhole.Instants.ShouldBe(traceRuns.Instants);
     }
 
     [Theory]

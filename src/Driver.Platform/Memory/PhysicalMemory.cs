@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Driver.Hw.Interfaces;
 
 namespace Driver.Platform.Memory;
@@ -10,7 +9,13 @@ namespace Driver.Platform.Memory;
 /// zeros without allocating, so a huge guest costs only the frames touched.
 /// Frames are found through a three-level directory of arrays (14/13/13 bits of
 /// the frame number), behind a one-frame cache that runs of accesses to one
-/// table hit: no hashing and no locks on any path.
+/// table hit: no hashing and no locks on the paths to a frame's data.
+/// <para>
+/// A frame that 64-bit stores bring into being starts as a <see cref="LinearWords"/>
+/// run and keeps that form while its words stay one arithmetic run (a page table
+/// filled in address order does); the first store that breaks it, or any store of
+/// bytes, gives the frame all its 4 KiB. Readers cannot tell the two apart.
+/// </para>
 /// </summary>
 public sealed class PhysicalMemory : IPhysicalMemory
 {
@@ -27,36 +32,55 @@ public sealed class PhysicalMemory : IPhysicalMemory
     // Every bit that must be clear in the address of an aligned word.
     private const ulong BadWordBits = ~(IPhysicalMemory.Limit - 1) | (sizeof(ulong) - 1);
 
+    private readonly bool _linearFrames;
+
     // Null slots are directories or frames that nobody has touched yet.
     private readonly Frame[][][] _root = new Frame[1 << RootBits][][];
-    private Frame _last = new(ulong.MaxValue);
+    private Frame _last = new LinearFrame(ulong.MaxValue);
     private long _frames;
+    private long _denseFrames;
+
+    /// <param name="linearFrames">False stores every frame byte for byte, as the benchmarks' floor does.</param>
+    public PhysicalMemory(bool linearFrames = true) => _linearFrames = linearFrames;
 
     /// <summary>Frames that exist, i.e. that something has stored into.</summary>
     public long TouchedFrames => Interlocked.Read(ref _frames);
+
+    /// <summary>Frames that hold all 4 KiB; the rest of <see cref="TouchedFrames"/> are runs of a few words.</summary>
+    public long DenseFrames => Interlocked.Read(ref _denseFrames);
 
     public ulong ReadU64(ulong pa)
     {
         if ((pa & BadWordBits) != 0)
             throw BadWord(pa);
         var frame = FindFrame(pa >> FrameShift);
-        return frame is null ? 0 : Volatile.Read(ref frame.Words[WordIndex(pa)]);
+        if (frame is DenseFrame dense)
+            return Volatile.Read(ref dense.Words[WordIndex(pa)]);
+        return frame is null ? 0 : ((LinearFrame)frame).Read(WordIndex(pa));
     }
 
     public void WriteU64(ulong pa, ulong value)
     {
         if ((pa & BadWordBits) != 0)
             throw BadWord(pa);
-        var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift);
-        Volatile.Write(ref frame.Words[WordIndex(pa)], value);
+        var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift, _linearFrames);
+        if (frame is DenseFrame dense)
+            Volatile.Write(ref dense.Words[WordIndex(pa)], value);
+        else if (((LinearFrame)frame).Write(WordIndex(pa), value) is { } became)
+            Replace(became);
     }
 
     public ulong CompareExchangeU64(ulong pa, ulong value, ulong comparand)
     {
         if ((pa & BadWordBits) != 0)
             throw BadWord(pa);
-        var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift);
-        return Interlocked.CompareExchange(ref frame.Words[WordIndex(pa)], value, comparand);
+        var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift, _linearFrames);
+        if (frame is DenseFrame dense)
+            return Interlocked.CompareExchange(ref dense.Words[WordIndex(pa)], value, comparand);
+        ulong old = ((LinearFrame)frame).CompareExchange(WordIndex(pa), value, comparand, out var became);
+        if (became is not null)
+            Replace(became);
+        return old;
     }
 
     public void Read(ulong pa, Span<byte> destination)
@@ -66,11 +90,18 @@ public sealed class PhysicalMemory : IPhysicalMemory
         {
             int offset = (int)(pa & (FrameSize - 1));
             int chunk = Math.Min(FrameSize - offset, destination.Length);
-            var frame = FindFrame(pa >> FrameShift);
-            if (frame is null)
-                destination[..chunk].Clear();
-            else
-                frame.Bytes.Slice(offset, chunk).CopyTo(destination);
+            switch (FindFrame(pa >> FrameShift))
+            {
+                case null:
+                    destination[..chunk].Clear();
+                    break;
+                case DenseFrame dense:
+                    dense.Bytes.Slice(offset, chunk).CopyTo(destination);
+                    break;
+                case var linear:
+                    ((LinearFrame)linear).CopyTo(offset, destination[..chunk]);
+                    break;
+            }
             destination = destination[chunk..];
             pa += (ulong)chunk;
         }
@@ -83,8 +114,8 @@ public sealed class PhysicalMemory : IPhysicalMemory
         {
             int offset = (int)(pa & (FrameSize - 1));
             int chunk = Math.Min(FrameSize - offset, source.Length);
-            var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift);
-            source[..chunk].CopyTo(frame.Bytes.Slice(offset, chunk));
+            var frame = FindFrame(pa >> FrameShift) ?? CreateFrame(pa >> FrameShift, linear: false);
+            source[..chunk].CopyTo(Dense(frame).Bytes.Slice(offset, chunk));
             source = source[chunk..];
             pa += (ulong)chunk;
         }
@@ -98,12 +129,11 @@ public sealed class PhysicalMemory : IPhysicalMemory
             int offset = (int)(pa & (FrameSize - 1));
             int chunk = (int)Math.Min((ulong)(FrameSize - offset), length);
             var frame = FindFrame(pa >> FrameShift);
-            // Zero-filling untouched memory must not bring frames into being.
-            if (frame is not null || value != 0)
-            {
-                frame ??= CreateFrame(pa >> FrameShift);
-                frame.Bytes.Slice(offset, chunk).Fill(value);
-            }
+            // Zero-filling untouched memory must not bring frames into being, nor a whole run's frame give it 4 KiB.
+            if (frame is LinearFrame linear && value == 0 && chunk == FrameSize)
+                linear.Clear();
+            else if (frame is not null || value != 0)
+                Dense(frame ?? CreateFrame(pa >> FrameShift, linear: false)).Bytes.Slice(offset, chunk).Fill(value);
             length -= (ulong)chunk;
             pa += (ulong)chunk;
         }
@@ -123,15 +153,35 @@ public sealed class PhysicalMemory : IPhysicalMemory
     {
         var mid = _root[frameNumber >> (LeafBits + MidBits)];
         var leaf = mid?[(frameNumber >> LeafBits) & MidMask];
-        var frame = leaf?[frameNumber & LeafMask];
+        var frame = leaf is null ? null : Volatile.Read(ref leaf[frameNumber & LeafMask]);
         if (frame is not null)
             _last = frame;
         return frame;
     }
 
+    private DenseFrame Dense(Frame frame)
+    {
+        if (frame is DenseFrame dense)
+            return dense;
+        dense = ((LinearFrame)frame).ToDense(out bool became);
+        if (became)
+            Replace(dense);
+        return dense;
+    }
+
+    // A run's frame that became dense takes its slot; the run forwards whoever still holds it.
+    private void Replace(DenseFrame dense)
+    {
+        ulong frameNumber = dense.Number;
+        var leaf = _root[frameNumber >> (LeafBits + MidBits)][(frameNumber >> LeafBits) & MidMask];
+        Volatile.Write(ref leaf[frameNumber & LeafMask], dense);
+        Interlocked.Increment(ref _denseFrames);
+        _last = dense;
+    }
+
     // Several threads may touch the same new frame: the first published one wins.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Frame CreateFrame(ulong frameNumber)
+    private Frame CreateFrame(ulong frameNumber, bool linear)
     {
         ref var midSlot = ref _root[frameNumber >> (LeafBits + MidBits)];
         var mid = Volatile.Read(ref midSlot)
@@ -145,11 +195,13 @@ public sealed class PhysicalMemory : IPhysicalMemory
         var frame = Volatile.Read(ref frameSlot);
         if (frame is not null)
             return frame;
-        var fresh = new Frame(frameNumber);
+        Frame fresh = linear ? new LinearFrame(frameNumber) : new DenseFrame(frameNumber);
         frame = Interlocked.CompareExchange(ref frameSlot, fresh, null!);
         if (frame is not null)
             return frame;
         Interlocked.Increment(ref _frames);
+        if (!linear)
+            Interlocked.Increment(ref _denseFrames);
         return fresh;
     }
 
@@ -165,19 +217,4 @@ public sealed class PhysicalMemory : IPhysicalMemory
         pa >= IPhysicalMemory.Limit
             ? new ArgumentOutOfRangeException(nameof(pa), $"0x{pa:x} lies outside the {IPhysicalMemory.AddressBits}-bit physical address space")
             : new ArgumentException($"0x{pa:x} is not 8-byte aligned", nameof(pa));
-
-    /// <summary>One 4 KiB frame, its words inline so that a cached frame is one load away from its data.</summary>
-    private sealed class Frame(ulong number)
-    {
-        public readonly ulong Number = number;
-        public FrameWords Words;
-
-        public Span<byte> Bytes => MemoryMarshal.AsBytes((Span<ulong>)Words);
-    }
-
-    [InlineArray(WordsPerFrame)]
-    private struct FrameWords
-    {
-        private ulong _word;
-    }
 }

@@ -37,6 +37,9 @@ public sealed class ScenarioEngine : IScenarioEngine
         _logger = _loggerFactory.CreateLogger<ScenarioEngine>();
     }
 
+    /// <summary>See <see cref="Platform.MachineConfig.LinearFrames"/>: false gives the same results in more host memory (the benchmarks' comparison).</summary>
+    public bool LinearFrames { get; init; } = true;
+
     public RunResult Run(ScenarioOptions options, CellKey cell, ulong seed, ITraceSink? trace = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -48,7 +51,7 @@ public sealed class ScenarioEngine : IScenarioEngine
 
         var strategy = Strategies.Strategies.Create(cell.Strategy);
         var firmware = new StrategyCounters();
-        var bed = BringUp(options, cell.Rule, seed, strategy, firmware);
+        var bed = BringUp(options, cell.Rule, seed, strategy, firmware, LinearFrames);
 
         var baseline = Snapshot.Take(bed, firmware);
         var state = new ConversionState(bed.Layout);
@@ -102,10 +105,10 @@ public sealed class ScenarioEngine : IScenarioEngine
     /// every block private, faulted into stage 2, validated and mapped for the trusted device (by the strategy, or by the iommufd binding
     /// once all are the guest's: 2 MiB over 2 MiB RMP entries), the TDI bound.
     /// </summary>
-    internal static Testbed BringUp(ScenarioOptions options, RmpGranularity rule, ulong seed, IConversionStrategy strategy, StrategyCounters firmware)
+    internal static Testbed BringUp(ScenarioOptions options, RmpGranularity rule, ulong seed, IConversionStrategy strategy, StrategyCounters firmware, bool linearFrames = true)
     {
         // Each run's machine logs nothing: its per-access records would swamp a sweep.
-        var bed = new Testbed(options, rule, seed, strategy.HugeIoPages, NullLoggerFactory.Instance);
+        var bed = new Testbed(options, rule, seed, strategy.HugeIoPages, NullLoggerFactory.Instance, linearFrames);
         bed.BootHost(trustedThroughIommufd: strategy.BindsGuestMemfd);
         bed.CreateGuestMemory(new StrategyArch(bed.Layout, strategy));
         strategy.Attach(bed, firmware);

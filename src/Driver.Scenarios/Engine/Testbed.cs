@@ -49,7 +49,7 @@ internal sealed class Testbed
     private uint _ioas;
     private int _gmemFd = -1;
 
-    public Testbed(ScenarioOptions options, RmpGranularity rule, ulong seed, bool hugeIoPages, ILoggerFactory loggerFactory)
+    public Testbed(ScenarioOptions options, RmpGranularity rule, ulong seed, bool hugeIoPages, ILoggerFactory loggerFactory, bool linearFrames = true)
     {
         Options = options;
         Rule = rule;
@@ -75,6 +75,7 @@ internal sealed class Testbed
             RmpBase = covered,
             Iommu = new IommuConfig { RmpRule = rule, Efr2 = new ExtendedFeature2Register(0).WithSevSnpIoSup(true) },
             LoggerFactory = loggerFactory,
+            LinearFrames = linearFrames,
         });
 
         KernelFrames = new FrameAllocator(Machine.KernelMemory, KernelZone, kernelZoneSize, loggerFactory);
