@@ -77,6 +77,21 @@ public sealed class LinearWordsTests
         ShouldStore(new LinearWords(5, 2, 42, 10), index, value, absorbed: true);
 
     [Fact]
+    public void ARunEmptiedOfItsLastWord_IsTheEmptyRun()
+    {
+        new LinearWords(5, 1, 42, 7).TryWrite(5, 0, out var next).ShouldBeTrue();
+        next.ShouldBe(default);
+    }
+
+    [Fact]
+    public void CopyTo_ZeroesEveryWordOutsideTheRun()
+    {
+        var words = Enumerable.Repeat(ulong.MaxValue, LinearWords.WordsPerFrame).ToArray();
+        Four.CopyTo(words);
+        words.ShouldBe(Words(Four));
+    }
+
+    [Fact]
     public void AnEmptyRun_StartsWhereTheFirstStoreLands()
     {
         default(LinearWords).TryWrite(511, 3, out var next).ShouldBeTrue();

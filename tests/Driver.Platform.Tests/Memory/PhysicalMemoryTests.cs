@@ -92,7 +92,18 @@ public sealed class PhysicalMemoryTests
         Should.Throw<ArgumentOutOfRangeException>(() => memory.Fill(0, ulong.MaxValue, 0));
         memory.Fill(IPhysicalMemory.Limit - 1, 1, 3);
         memory.Read(IPhysicalMemory.Limit - 8, Span<byte>.Empty);
+        // Even an empty range must start inside the space.
+        Should.Throw<ArgumentOutOfRangeException>(() => memory.Read(IPhysicalMemory.Limit, Span<byte>.Empty));
         memory.TouchedFrames.ShouldBe(1);
+    }
+
+    [Fact]
+    public void ABadAddress_IsNamedInItsError()
+    {
+        var memory = new PhysicalMemory();
+        Should.Throw<ArgumentOutOfRangeException>(() => memory.ReadU64(IPhysicalMemory.Limit)).Message.ShouldContain("0x10000000000000 lies outside the 52-bit");
+        Should.Throw<ArgumentException>(() => memory.ReadU64(0x1004)).Message.ShouldContain("0x1004 is not 8-byte aligned");
+        Should.Throw<ArgumentOutOfRangeException>(() => memory.Fill(IPhysicalMemory.Limit - 1, 2, 0)).Message.ShouldContain("range 0xfffffffffffff+0x2 lies outside");
     }
 
     [Theory]
