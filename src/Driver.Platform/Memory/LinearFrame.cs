@@ -87,7 +87,11 @@ internal sealed class LinearFrame(ulong number) : Frame(number)
         int odd = Enter();
         var dense = _dense;
         became = dense is null;
-        dense ??= Become(Current, 0, Current[0]);
+        if (dense is null)
+        {
+            var words = Current;
+            dense = Become(words, 0, words[0]);
+        }
         Exit(odd);
         return dense;
     }
