@@ -4,7 +4,7 @@ namespace Driver.Platform.Memory;
 
 /// <summary>
 /// A frame kept as a <see cref="LinearWords"/> run. Stores take a sequence lock
-/// (one compare-exchange; the count is odd while a writer changes the run) and
+/// (one compare-exchange; the sequence number is odd while a writer changes the run) and
 /// reads take none: they retry when a writer was inside. A store that ends the
 /// run turns the frame into a <see cref="DenseFrame"/> with that store applied;
 /// every later access forwards to it, and the caller puts it in the directory.
@@ -138,7 +138,7 @@ internal sealed class LinearFrame(ulong number) : Frame(number)
                 return default;
             if ((sequence & 1) == 0)
             {
-                // Each load is an acquire, so the second look at the count cannot move above them.
+                // Each load is an acquire, so the second look at the sequence number cannot move above them.
                 var words = new LinearWords(Volatile.Read(ref _start), Volatile.Read(ref _count), Volatile.Read(ref _first), Volatile.Read(ref _step));
                 if (Volatile.Read(ref _sequence) == sequence)
                     return words;
