@@ -17,7 +17,7 @@ internal sealed class DenseFrame(ulong number) : Frame(number)
     public Span<byte> Bytes => MemoryMarshal.AsBytes((Span<ulong>)Words);
 }
 
-[InlineArray(LinearWords.WordsPerFrame)]
+[InlineArray(PhysicalMemory.WordsPerFrame)]
 internal struct FrameWords
 {
     private ulong _word;

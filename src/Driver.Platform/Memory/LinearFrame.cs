@@ -33,7 +33,7 @@ internal sealed class LinearFrame(ulong number) : Frame(number)
             dense.Bytes.Slice(offset, destination.Length).CopyTo(destination);
             return;
         }
-        Span<ulong> all = stackalloc ulong[LinearWords.WordsPerFrame];
+        Span<ulong> all = stackalloc ulong[PhysicalMemory.WordsPerFrame];
         words.CopyTo(all);
         MemoryMarshal.AsBytes(all).Slice(offset, destination.Length).CopyTo(destination);
     }
@@ -43,15 +43,7 @@ internal sealed class LinearFrame(ulong number) : Frame(number)
     {
         int odd = Enter();
         var dense = _dense;
-        DenseFrame? became = null;
-        if (dense is null)
-        {
-            var words = Current;
-            if (words.TryWrite(index, value, out var next))
-                Store(next);
-            else
-                became = Become(words, index, value);
-        }
+        var became = dense is null ? Apply(Current, index, value) : null;
         Exit(odd);
         if (dense is not null)
             Volatile.Write(ref dense.Words[index], value);
@@ -70,12 +62,7 @@ internal sealed class LinearFrame(ulong number) : Frame(number)
             var words = Current;
             old = words[index];
             if (old == comparand)
-            {
-                if (words.TryWrite(index, value, out var next))
-                    Store(next);
-                else
-                    became = Become(words, index, value);
-            }
+                became = Apply(words, index, value);
         }
         Exit(odd);
         return dense is null ? old : Interlocked.CompareExchange(ref dense.Words[index], value, comparand);
@@ -88,10 +75,7 @@ internal sealed class LinearFrame(ulong number) : Frame(number)
         var dense = _dense;
         became = dense is null;
         if (dense is null)
-        {
-            var words = Current;
-            dense = Become(words, 0, words[0]);
-        }
+            Publish(dense = Materialize(Current));
         Exit(odd);
         return dense;
     }
@@ -110,14 +94,29 @@ internal sealed class LinearFrame(ulong number) : Frame(number)
     // Only the writer inside the lock reads these, so plain loads do.
     private LinearWords Current => new(_start, _count, _first, _step);
 
-    private DenseFrame Become(LinearWords words, int index, ulong value)
+    // Inside the lock: the store kept in the run, or the frame made dense with it (returned).
+    private DenseFrame? Apply(LinearWords words, int index, ulong value)
+    {
+        if (words.TryWrite(index, value, out var next))
+        {
+            Store(next);
+            return null;
+        }
+        var dense = Materialize(words);
+        // Stored before the dense frame is published, so no later store through it can be overtaken.
+        dense.Words[index] = value;
+        Publish(dense);
+        return dense;
+    }
+
+    private DenseFrame Materialize(LinearWords words)
     {
         var dense = new DenseFrame(Number);
         words.CopyTo(dense.Words);
-        dense.Words[index] = value;
-        Volatile.Write(ref _dense, dense);
         return dense;
     }
+
+    private void Publish(DenseFrame dense) => Volatile.Write(ref _dense, dense);
 
     private void Store(LinearWords words)
     {

@@ -9,8 +9,6 @@ namespace Driver.Platform.Memory;
 /// </summary>
 internal readonly record struct LinearWords(int Start, int Count, ulong First, ulong Step)
 {
-    public const int WordsPerFrame = PhysicalMemory.FrameSize / sizeof(ulong);
-
     /// <summary>The word at <paramref name="index"/> (0 to 511).</summary>
     public ulong this[int index] =>
         (uint)(index - Start) < (uint)Count ? First + ((ulong)(index - Start) * Step) : 0;

@@ -22,7 +22,7 @@ public sealed class PhysicalMemory : IPhysicalMemory
     public const int FrameShift = 12;
     public const int FrameSize = 1 << FrameShift;
 
-    private const int WordsPerFrame = FrameSize / sizeof(ulong);
+    internal const int WordsPerFrame = FrameSize / sizeof(ulong);
     private const int LeafBits = 13;
     private const int MidBits = 13;
     private const int RootBits = IPhysicalMemory.AddressBits - FrameShift - LeafBits - MidBits;

@@ -13,7 +13,7 @@ public sealed class LinearWordsTests
 
     private static ulong[] Words(LinearWords run)
     {
-        var words = new ulong[LinearWords.WordsPerFrame];
+        var words = new ulong[PhysicalMemory.WordsPerFrame];
         run.CopyTo(words);
         return words;
     }
@@ -86,7 +86,7 @@ public sealed class LinearWordsTests
     [Fact]
     public void CopyTo_ZeroesEveryWordOutsideTheRun()
     {
-        var words = Enumerable.Repeat(ulong.MaxValue, LinearWords.WordsPerFrame).ToArray();
+        var words = Enumerable.Repeat(ulong.MaxValue, PhysicalMemory.WordsPerFrame).ToArray();
         Four.CopyTo(words);
         words.ShouldBe(Words(Four));
     }
@@ -103,10 +103,10 @@ public sealed class LinearWordsTests
     public void ATableFilledInOrder_AndEmptiedInOrder_IsOneRunThroughout()
     {
         var run = default(LinearWords);
-        for (int i = 0; i < LinearWords.WordsPerFrame; i++)
+        for (int i = 0; i < PhysicalMemory.WordsPerFrame; i++)
             run.TryWrite(i, Pte + ((ulong)i * Page), out run).ShouldBeTrue();
         run.ShouldBe(new LinearWords(0, 512, Pte, Page));
-        for (int i = 0; i < LinearWords.WordsPerFrame; i++)
+        for (int i = 0; i < PhysicalMemory.WordsPerFrame; i++)
             run.TryWrite(i, 0, out run).ShouldBeTrue();
         run.Count.ShouldBe(0);
         Words(run).ShouldAllBe(w => w == 0);
